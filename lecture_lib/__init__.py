@@ -1,0 +1,20 @@
+"""lecture_lib: the small, readable library behind the course book
+*Backpropagation and Gradient Problems*.
+
+Notation (used in every docstring of the package)
+--------------------------------------------------
+N   number of observations (rows of X)
+P   number of input features (784 for MNIST)
+K1  units in the first hidden layer
+K2  units in the second hidden layer
+C   number of classes (10 for MNIST)
+
+Modules
+-------
+data       real MNIST from ``data/mnist`` (checksummed IDX files)
+autodiff   a reverse-mode autodiff engine on numpy arrays
+nn, init, optim  layers, initializers, optimizers and gradient clipping for the engine
+twolayer   the lecture's two-layer ReLU network, differentiated by hand
+gradcheck  finite differences, relative errors and the three-way gradient check
+"""
+__version__ = "0.1.0"
