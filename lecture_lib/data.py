@@ -1,0 +1,146 @@
+"""The real MNIST, read from the four gzipped IDX files in ``data/mnist``.
+
+MNIST (LeCun, Cortes and Burges) has 60,000 training and 10,000 test images of
+28 x 28 grey-scale pixels. In the lecture's notation one image is an observation
+``x_i`` in R^P with P = 784, and the design matrix is ``X: (N, P)``.
+
+Nothing here downloads, substitutes or silently repairs data: each file's SHA-256
+is checked against ``SHA256SUMS`` before it is parsed, and the IDX header (magic
+number and sizes) is checked after. Anything wrong raises :class:`DataError`
+naming the file and what is wrong.
+
+The IDX format: a big-endian header ``0x00 0x00 <dtype=0x08 (uint8)> <ndim>``,
+then ``ndim`` big-endian uint32 sizes, then the data, row-major.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DataError", "load_mnist", "DEFAULT_DATA_DIR", "FILES", "SPLITS"]
+
+#: ``data/mnist`` of the repository this package lives in.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+
+#: split -> (images file, labels file, number of images)
+FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 60_000),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 10_000),
+}
+SPLITS = tuple(FILES)
+
+_IMAGE_MAGIC = 0x00000803  # uint8 data, 3 dimensions (N, 28, 28)
+_LABEL_MAGIC = 0x00000801  # uint8 data, 1 dimension (N,)
+_ROWS = _COLS = 28
+
+
+class DataError(ValueError):
+    """A data file is missing, truncated, corrupted or not what it claims to be."""
+
+
+def _expected_checksums(data_dir: Path) -> dict[str, str]:
+    """Read ``SHA256SUMS`` (lines ``<hex digest>  <file name>``) from ``data_dir``."""
+    sums = data_dir / "SHA256SUMS"
+    if not sums.is_file():
+        raise DataError(
+            f"{sums}: checksum file not found; the MNIST directory must hold the four "
+            f"IDX files and their SHA256SUMS"
+        )
+    expected = {}
+    for n, line in enumerate(sums.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataError(f"{sums}, line {n}: expected '<sha256>  <file name>', got {line!r}")
+        expected[parts[1].lstrip("*")] = parts[0].lower()
+    return expected
+
+
+def _read_verified(path: Path, expected: dict[str, str]) -> bytes:
+    """Return the decompressed bytes of ``path`` after checking its SHA-256."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (MNIST is committed in data/mnist; "
+                        f"restore it with `git checkout -- data/mnist`)")
+    if path.name not in expected:
+        raise DataError(f"{path}: no checksum for this file in {path.parent / 'SHA256SUMS'}")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != expected[path.name]:
+        raise DataError(
+            f"{path}: SHA-256 mismatch (the file is corrupted, truncated or not the MNIST "
+            f"file of that name): expected {expected[path.name]}, got {digest}, size {len(raw):,} bytes"
+        )
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as err:  # a file whose checksum was recomputed after damage
+        raise DataError(f"{path}: not a valid gzip file ({err})") from err
+
+
+def _parse_idx(path: Path, buf: bytes, magic: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Check the IDX header of ``buf`` against ``magic`` and ``shape``; return the uint8 data."""
+    header_len = 4 + 4 * len(shape)
+    if len(buf) < header_len:
+        raise DataError(f"{path}: truncated IDX header ({len(buf)} bytes)")
+    header = np.frombuffer(buf, dtype=">u4", count=1 + len(shape))
+    if int(header[0]) != magic:
+        raise DataError(
+            f"{path}: IDX magic number is {int(header[0]):#010x}, expected {magic:#010x} "
+            f"({'images' if magic == _IMAGE_MAGIC else 'labels'} file)"
+        )
+    sizes = tuple(int(s) for s in header[1:])
+    if sizes != shape:
+        raise DataError(f"{path}: IDX sizes are {sizes}, expected {shape}")
+    n_bytes = int(np.prod(shape))
+    if len(buf) != header_len + n_bytes:
+        raise DataError(
+            f"{path}: expected {n_bytes:,} data bytes after the header, found {len(buf) - header_len:,}"
+        )
+    return np.frombuffer(buf, dtype=np.uint8, offset=header_len).reshape(shape)
+
+
+def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
+               flatten: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Load one split of the real MNIST.
+
+    Parameters
+    ----------
+    split : ``"train"`` (N = 60,000) or ``"test"`` (N = 10,000).
+    data_dir : directory holding the four ``*-ubyte.gz`` files and ``SHA256SUMS``;
+        defaults to the repository's ``data/mnist``.
+    normalize : if True, pixels are float32 in [0, 1] (the lecture's ``X / 255``);
+        if False, the raw uint8 values 0-255.
+    flatten : if True, ``X: (N, P)`` with P = 784; if False, ``X: (N, 28, 28)``.
+
+    Returns
+    -------
+    X : ``(N, P)`` or ``(N, 28, 28)``, float32 or uint8.
+    y : ``(N,)`` int64 digit labels 0-9.
+
+    Raises
+    ------
+    DataError
+        a file is missing, fails its checksum, or has a wrong IDX header.
+    ValueError
+        ``split`` is not one of ``"train"``, ``"test"``.
+    """
+    if split not in FILES:
+        raise ValueError(f"unknown MNIST split {split!r}; valid splits are {', '.join(map(repr, SPLITS))}")
+    data_dir = DEFAULT_DATA_DIR if data_dir is None else Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: MNIST directory not found")
+    expected = _expected_checksums(data_dir)
+    images_name, labels_name, n = FILES[split]
+
+    images_path, labels_path = data_dir / images_name, data_dir / labels_name
+    images = _parse_idx(images_path, _read_verified(images_path, expected), _IMAGE_MAGIC, (n, _ROWS, _COLS))
+    labels = _parse_idx(labels_path, _read_verified(labels_path, expected), _LABEL_MAGIC, (n,))
+    if labels.max() > 9:
+        raise DataError(f"{labels_path}: labels must be digits 0-9, found {int(labels.max())}")
+
+    X = images.reshape(n, _ROWS * _COLS) if flatten else images
+    X = (X.astype(np.float32) / np.float32(255.0)) if normalize else X.copy()
+    return X, labels.astype(np.int64)

@@ -1,0 +1,159 @@
+"""The MNIST data layer: the real files load with the published statistics, and every
+kind of bad file is refused with a DataError that names the file and the problem.
+
+Bad-file cases run on temporary copies of data/mnist; the committed files are never touched.
+"""
+import gzip
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+from lecture_lib.data import DEFAULT_DATA_DIR, DataError, load_mnist
+
+# Published MNIST label counts (LeCun et al.); a different file would not match them.
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.fixture(scope="module")
+def train():
+    return load_mnist("train")
+
+
+def test_train_split_shapes_types_and_statistics(train):
+    # Wrong shape/dtype/range would break every chapter; wrong counts or mean mean wrong data.
+    X, y = train
+    assert X.shape == (60_000, 784) and X.dtype == np.float32
+    assert y.shape == (60_000,) and y.dtype == np.int64
+    assert X.min() == 0.0 and X.max() == 1.0
+    assert np.bincount(y).tolist() == TRAIN_COUNTS
+    assert abs(float(X.mean()) - 0.1307) < 1e-4 and abs(float(X.std()) - 0.3081) < 1e-4
+
+
+def test_test_split_and_raw_unflattened_pixels(train):
+    # normalize=False must give the raw bytes, flatten=False the 28 x 28 images, of the same data.
+    X, y = load_mnist("test")
+    assert X.shape == (10_000, 784) and np.bincount(y).tolist() == TEST_COUNTS
+    raw, y_raw = load_mnist("train", normalize=False, flatten=False)
+    assert raw.shape == (60_000, 28, 28) and raw.dtype == np.uint8 and raw.max() == 255
+    np.testing.assert_array_equal(raw.reshape(60_000, 784) / np.float32(255), train[0])
+    np.testing.assert_array_equal(y_raw, train[1])
+
+
+def test_returned_arrays_are_writable_copies():
+    # A read-only view of the decompressed buffer would make in-place preprocessing fail.
+    X, y = load_mnist("test", normalize=False)
+    X[0, 0] = 1
+    y[0] = 1
+
+
+def test_unknown_split_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown MNIST split 'validation'.*'train', 'test'"):
+        load_mnist("validation")
+
+
+@pytest.fixture
+def copy_dir(tmp_path):
+    """A temporary, writable copy of data/mnist."""
+    d = tmp_path / "mnist"
+    shutil.copytree(DEFAULT_DATA_DIR, d)
+    return d
+
+
+def _rewrite(d, name, payload: bytes, fix_checksum: bool):
+    """Replace the gzipped file `name` by gzip(payload); optionally update SHA256SUMS to match."""
+    blob = gzip.compress(payload)
+    (d / name).write_bytes(blob)
+    if fix_checksum:
+        sums = d / "SHA256SUMS"
+        lines = [l for l in sums.read_text().splitlines() if not l.endswith(name)]
+        lines.append(f"{hashlib.sha256(blob).hexdigest()}  {name}")
+        sums.write_text("\n".join(lines) + "\n")
+
+
+def test_data_dir_argument_is_used(copy_dir):
+    # A data_dir that were ignored would read the repository files instead.
+    (copy_dir / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: file not found"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(DataError, match="MNIST directory not found"):
+        load_mnist("train", data_dir=tmp_path / "nowhere")
+
+
+def test_missing_checksum_file(copy_dir):
+    (copy_dir / "SHA256SUMS").unlink()
+    with pytest.raises(DataError, match="SHA256SUMS: checksum file not found"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_truncated_file_fails_its_checksum(copy_dir):
+    # A download cut short must not be parsed into fewer images.
+    f = copy_dir / "t10k-images-idx3-ubyte.gz"
+    f.write_bytes(f.read_bytes()[:100_000])
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: SHA-256 mismatch.*100,000 bytes"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_corrupted_byte_fails_its_checksum(copy_dir):
+    f = copy_dir / "train-labels-idx1-ubyte.gz"
+    blob = bytearray(f.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    f.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz: SHA-256 mismatch"):
+        load_mnist("train", data_dir=copy_dir)
+
+
+def test_swapped_files_fail(copy_dir):
+    # The test images stored under the training images' name: checksum catches it.
+    shutil.copy(copy_dir / "t10k-images-idx3-ubyte.gz", copy_dir / "train-images-idx3-ubyte.gz")
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: SHA-256 mismatch"):
+        load_mnist("train", data_dir=copy_dir)
+
+
+def test_wrong_magic_number_with_matching_checksum(copy_dir):
+    # A labels file in the images' place passes a recomputed checksum but not the IDX header.
+    labels = gzip.decompress((copy_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    _rewrite(copy_dir, "t10k-images-idx3-ubyte.gz", labels, fix_checksum=True)
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: IDX magic number is 0x00000801, expected 0x00000803"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_wrong_sizes_in_header(copy_dir):
+    header = np.array([0x0801, 9_999], dtype=">u4").tobytes()
+    _rewrite(copy_dir, "t10k-labels-idx1-ubyte.gz", header + bytes(9_999), fix_checksum=True)
+    with pytest.raises(DataError, match=r"IDX sizes are \(9999,\), expected \(10000,\)"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_short_payload_after_a_valid_header(copy_dir):
+    header = np.array([0x0801, 10_000], dtype=">u4").tobytes()
+    _rewrite(copy_dir, "t10k-labels-idx1-ubyte.gz", header + bytes(5_000), fix_checksum=True)
+    with pytest.raises(DataError, match=r"expected 10,000 data bytes after the header, found 5,000"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_labels_outside_digits(copy_dir):
+    header = np.array([0x0801, 10_000], dtype=">u4").tobytes()
+    _rewrite(copy_dir, "t10k-labels-idx1-ubyte.gz", header + bytes([12]) * 10_000, fix_checksum=True)
+    with pytest.raises(DataError, match="labels must be digits 0-9, found 12"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_not_gzip_with_matching_checksum(copy_dir):
+    name = "t10k-labels-idx1-ubyte.gz"
+    blob = b"this is not gzip"
+    (copy_dir / name).write_bytes(blob)
+    sums = copy_dir / "SHA256SUMS"
+    text = "\n".join(l for l in sums.read_text().splitlines() if not l.endswith(name))
+    sums.write_text(text + f"\n{hashlib.sha256(blob).hexdigest()}  {name}\n")
+    with pytest.raises(DataError, match=f"{name}: not a valid gzip file"):
+        load_mnist("test", data_dir=copy_dir)
+
+
+def test_data_error_is_a_value_error():
+    assert issubclass(DataError, ValueError)
