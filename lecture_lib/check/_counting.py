@@ -1,22 +1,9 @@
-"""Self-checks for the book's exercises.
-
-Each check runs the student's function on fresh inputs, compares it with the reference and,
-when it is wrong, says *what* is wrong in the lecture's terms (a forgotten bias, a shape, a
-transposition, a missing ReLU mask, a missing 1/N) rather than only "wrong". A passing check
-prints one line starting with a check mark. A failing one raises :class:`CheckFailed`, an
-``AssertionError``, so a notebook run stops there.
-"""
+"""Self-check for counting the parameters of a fully connected network (chapter 1)."""
 from __future__ import annotations
 
-__all__ = ["CheckFailed", "parameter_count"]
+from ._base import CheckFailed, ok
 
-
-class CheckFailed(AssertionError):
-    """The student's answer is wrong; the message says how."""
-
-
-def _ok(message: str) -> None:
-    print(f"\u2713 {message}")
+__all__ = ["parameter_count"]
 
 
 def _reference_count(sizes) -> int:
@@ -42,4 +29,4 @@ def parameter_count(student_fn, cases=((784, 128, 10), (784, 128, 128, 10), (3, 
         elif got == expected - biases + sizes[-1] or got == expected - sizes[-1]:
             hint = " The output layer has weights and biases too."
         raise CheckFailed(f"sizes {list(sizes)}: expected {expected:,} parameters, got {got!r}.{hint}")
-    _ok(f"parameter counts correct for {len(cases)} networks, e.g. {list(cases[0])}: {_reference_count(cases[0]):,}")
+    ok(f"parameter counts correct for {len(cases)} networks, e.g. {list(cases[0])}: {_reference_count(cases[0]):,}")
