@@ -1,0 +1,436 @@
+"""Tests for lecture_lib.assign: instructor notebooks -> student notebooks.
+
+The synthetic notebooks follow CONTRIBUTING.md ("Exercises"): an exercise, a gated solution
+(prose, then a code cell with nbgrader markers inside a def), a single-cell {solution}
+dropdown, a self-check cell after the solution, and stored outputs.
+"""
+import copy
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from lecture_lib.assign import AssignError, assign, make_student_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+
+EXERCISE = """```{exercise} The tanh layer
+:label: ex-tanh
+
+Derive the gradient of the loss with respect to W1 when the hidden layer uses tanh.
+```"""
+SOLUTION_START = """```{solution-start} ex-tanh
+:class: dropdown
+```
+Since tanh' = 1 - tanh^2, the mask of ReLU becomes a smooth factor.
+The rest of the chain is unchanged."""
+SOLUTION_CODE = '''import math
+
+def dW1_tanh(x, w):
+    """Gradient of tanh(x * w) with respect to w. x, w: scalars."""
+    ### BEGIN SOLUTION
+    h = math.tanh(x * w)
+    dw = x * (1.0 - h ** 2)
+    ### END SOLUTION
+    return dw'''
+SOLUTION_END = """```{solution-end}
+```"""
+PROSE_EXERCISE = """```{exercise} Why does the gradient vanish?
+:label: ex-vanish
+
+Explain in two sentences why deep sigmoid networks train slowly.
+```"""
+PROSE_SOLUTION = """```{solution} ex-vanish
+:class: dropdown
+
+The sigmoid's derivative is at most one quarter, so products of many such factors shrink.
+Early layers therefore receive tiny updates.
+```"""
+SELF_CHECK = """from lecture_lib import check
+check.gradient(dW1_tanh, name="dW1")"""
+TOP_LEVEL_CODE = """total = 0
+### BEGIN SOLUTION
+total = sum(range(10))
+### END SOLUTION
+print(total)"""
+
+SOLUTION_PROSE = [
+    "Since tanh' = 1 - tanh^2, the mask of ReLU becomes a smooth factor.",
+    "The rest of the chain is unchanged.",
+    "The sigmoid's derivative is at most one quarter, so products of many such factors shrink.",
+    "Early layers therefore receive tiny updates.",
+]
+
+
+def solution_lines(source):
+    """Stripped, non-blank lines strictly between the markers (the test's own parser)."""
+    found, inside = [], False
+    for line in source.split("\n"):
+        if line.strip() == "### BEGIN SOLUTION":
+            inside = True
+        elif line.strip() == "### END SOLUTION":
+            inside = False
+        elif inside and line.strip():
+            found.append(line.strip())
+    return found
+
+
+def with_output(source, text="0.42\n", count=1):
+    cell = new_code_cell(source, execution_count=count)
+    cell.outputs = [new_output("stream", name="stdout", text=text)]
+    return cell
+
+
+def course_notebook():
+    """A notebook in the CONTRIBUTING shape, with outputs stored."""
+    return new_notebook(cells=[
+        new_markdown_cell("# Tanh layers\nIn this chapter you will learn ..."),
+        new_markdown_cell(EXERCISE),
+        new_markdown_cell(SOLUTION_START),
+        with_output(SOLUTION_CODE, count=1),
+        new_markdown_cell(SOLUTION_END),
+        with_output(SELF_CHECK, text="dW1: relative error 1.2e-10, ok\n", count=2),
+        with_output(TOP_LEVEL_CODE, text="45\n", count=3),
+        new_markdown_cell(PROSE_EXERCISE),
+        new_markdown_cell(PROSE_SOLUTION),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}})
+
+
+def write_nb(path, nb):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def all_text(nb):
+    """Everything a student could read: sources and outputs."""
+    return nbformat.writes(nb)
+
+
+def digest(folder):
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "lecture_lib.assign", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+@pytest.fixture
+def student():
+    return make_student_notebook(course_notebook(), path="ch.ipynb")
+
+
+def test_solution_code_is_gone(student):
+    # Failing: a line of solution code reached the student (a region not stubbed).
+    nb, report = student
+    text = all_text(nb)
+    for source in (SOLUTION_CODE, TOP_LEVEL_CODE):
+        for line in solution_lines(source):
+            assert line not in text, line
+    assert report["regions_stubbed"] == 2
+
+
+def test_stub_keeps_code_outside_markers_at_marker_indentation(student):
+    # Failing: the def line, docstring or trailing return was lost, or the stub is mis-indented.
+    code = [c.source for c in student[0].cells if c.cell_type == "code"]
+    assert code[0] == ('import math\n\ndef dW1_tanh(x, w):\n'
+                       '    """Gradient of tanh(x * w) with respect to w. x, w: scalars."""\n'
+                       '    # YOUR CODE HERE\n    raise NotImplementedError()\n    return dw')
+    assert code[2] == "total = 0\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(total)"
+
+
+def test_stubbed_code_raises_not_implemented(student):
+    # Failing: a stubbed function silently returns something, so a student's notebook would
+    # run without the exercise done.
+    code = [c.source for c in student[0].cells if c.cell_type == "code"]
+    namespace = {}
+    exec(code[0], namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["dW1_tanh"](0.5, 2.0)
+    with pytest.raises(NotImplementedError):
+        exec(code[2], {})
+
+
+def test_solution_prose_is_gone_exercises_stay(student):
+    # Failing: solution prose leaked, a solution directive survived, or an exercise was lost.
+    nb, report = student
+    text = all_text(nb)
+    for sentence in SOLUTION_PROSE:
+        assert sentence not in text, sentence
+    assert "{solution" not in text
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    assert EXERCISE in markdown and PROSE_EXERCISE in markdown
+    assert report["prose_cells_removed"] == 3       # solution-start, solution-end, {solution}
+
+
+def test_self_check_cells_are_byte_identical(student):
+    # Failing: the self-check a student relies on was changed or dropped.
+    nb, report = student
+    assert [c.source for c in nb.cells if c.cell_type == "code"][1] == SELF_CHECK
+    assert report["self_checks_kept"] == 1
+
+
+def test_outputs_cleared_and_counts_reset(student):
+    # Failing: outputs of the instructor run (which show solution results) were kept.
+    nb, _ = student
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    nbformat.validate(nb)
+
+
+def test_make_student_notebook_does_not_mutate_its_input():
+    # Failing: the function edits the instructor notebook in memory.
+    nb = course_notebook()
+    before = copy.deepcopy(nb)
+    make_student_notebook(nb)
+    assert nb == before
+
+
+def test_several_regions_in_one_cell_get_several_stubs():
+    # Failing: only the first region of a cell was stubbed, or indentation was lost.
+    src = ("def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    ### END SOLUTION\n"
+           "    if y:\n        ### BEGIN SOLUTION\n        return y * 2\n"
+           "        ### END SOLUTION\n    return 0")
+    nb, report = make_student_notebook(new_notebook(cells=[new_code_cell(src)]))
+    assert nb.cells[0].source == ("def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+                                  "\n    if y:\n        # YOUR CODE HERE\n"
+                                  "        raise NotImplementedError()\n    return 0")
+    assert report["regions_stubbed"] == 2
+
+
+@pytest.mark.parametrize("fence,body", [
+    ("```", "Hidden reasoning."),
+    ("````", "```python\nsecret = 1\n```\nHidden reasoning."),    # a code block inside
+    (":::", "```python\nsecret = 1\n```\nHidden reasoning."),
+])
+def test_solution_directive_fences_and_surrounding_text(fence, body):
+    # Failing: a 4-backtick or colon-fenced {solution} leaked, or text outside it was dropped.
+    md = (f"Before the solution.\n\n{fence}{{solution}} ex-a\n:class: dropdown\n\n"
+          f"{body}\n{fence}\n\nAfter it.")
+    nb, report = make_student_notebook(new_notebook(cells=[new_markdown_cell(md)]))
+    assert nb.cells[0].source == "Before the solution.\n\nAfter it."
+    assert report["prose_cells_trimmed"] == 1 and report["prose_cells_removed"] == 0
+
+
+def test_gated_region_text_around_directives():
+    # Failing: text before {solution-start} or after {solution-end} in the same cell was lost,
+    # or text after {solution-start} / markdown inside the region survived.
+    nb = new_notebook(cells=[
+        new_markdown_cell("Try it first.\n\n" + SOLUTION_START),
+        new_markdown_cell("More hidden reasoning."),
+        new_markdown_cell("Hidden conclusion.\n" + SOLUTION_END + "\nNext section."),
+    ])
+    student, report = make_student_notebook(nb)
+    assert [c.source for c in student.cells] == ["Try it first.", "Next section."]
+    assert report["prose_cells_removed"] == 1 and report["prose_cells_trimmed"] == 2
+
+
+def test_unmarked_code_cell_in_gated_region_is_stubbed_whole():
+    # Failing: solution code without markers inside a gated solution reached the student.
+    nb = new_notebook(cells=[new_markdown_cell(SOLUTION_START),
+                             new_code_cell("answer = 42\nprint(answer)"),
+                             new_markdown_cell(SOLUTION_END)])
+    student, report = make_student_notebook(nb)
+    assert student.cells[0].source == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert report["whole_cells_stubbed"] == [1]
+
+
+@pytest.mark.parametrize("source,problem", [
+    ("x = 1\n### BEGIN SOLUTION\nx = 2", "no '### END SOLUTION'"),
+    ("x = 1\n### END SOLUTION", "without a '### BEGIN SOLUTION'"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "nested"),
+    ("# BEGIN SOLUTION\nx = 2\n# END SOLUTION", "looks like a solution marker"),
+])
+def test_unbalanced_markers_name_notebook_and_cell(source, problem):
+    # Failing: a malformed region would leak a solution, or the message does not say where.
+    nb = new_notebook(cells=[new_markdown_cell("intro"), new_code_cell(source)])
+    with pytest.raises(AssignError, match=re.escape(problem)) as err:
+        make_student_notebook(nb, path="chapters/07_x.ipynb")
+    assert "chapters/07_x.ipynb: cell 2 (0-based index 1)" in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize("cells,problem", [
+    ([SOLUTION_START, "prose"], "has no {solution-end}"),
+    ([SOLUTION_END], "without a {solution-start}"),
+    ([SOLUTION_START, SOLUTION_START, SOLUTION_END], "inside the solution opened in cell 1"),
+    (["```{solution} ex-a\nnever closed"], "never closed"),
+    (["````{exercise} E\n```{solution} ex-a\nx\n```\n````"], "nested inside {exercise}"),
+])
+def test_unbalanced_gated_solutions_raise(cells, problem):
+    # Failing: an unclosed or stray solution directive would hide or leak the wrong cells.
+    nb = new_notebook(cells=[new_markdown_cell(c) for c in cells])
+    with pytest.raises(AssignError, match=re.escape(problem)):
+        make_student_notebook(nb, path="nb.ipynb")
+
+
+@pytest.fixture
+def source_tree(tmp_path):
+    src = tmp_path / "chapters"
+    write_nb(src / "01_intro.ipynb", course_notebook())
+    write_nb(src / "part2" / "02_more.ipynb", course_notebook())
+    write_nb(src / ".ipynb_checkpoints" / "01_intro-checkpoint.ipynb", course_notebook())
+    return src
+
+
+def test_assign_writes_tree_and_never_touches_sources(source_tree, tmp_path):
+    # Failing: relative paths were not kept, checkpoints were converted, or a source changed.
+    before = digest(source_tree)
+    out = tmp_path / "student"
+    reports = assign(source_tree, out)
+    assert digest(source_tree) == before
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ipynb"))
+    assert written == ["01_intro.ipynb", "part2/02_more.ipynb"]
+    assert [r["regions_stubbed"] for r in reports] == [2, 2]
+    student = nbformat.read(out / "part2" / "02_more.ipynb", as_version=4)
+    nbformat.validate(student)
+    assert "tanh(x * w)\n" not in all_text(student)
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "parent"])
+def test_refuses_to_write_into_sources(source_tree, where):
+    # Failing: output could overwrite or mix with the instructor notebooks.
+    out = {"same": source_tree, "inside": source_tree / "student",
+           "parent": source_tree.parent}[where]
+    before = digest(source_tree)
+    with pytest.raises(AssignError, match="refusing"):
+        assign(source_tree, out, force=True)
+    assert digest(source_tree) == before
+    assert not (source_tree / "student").exists()
+
+
+def test_non_empty_output_needs_force_and_force_keeps_other_files(source_tree, tmp_path):
+    # Failing: an earlier output was silently overwritten, or --force deleted an unrelated file.
+    out = tmp_path / "student"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(AssignError, match="not empty"):
+        assign(source_tree, out)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assign(source_tree, out, force=True)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "01_intro.ipynb").is_file()
+
+
+def test_error_in_one_notebook_writes_nothing(source_tree, tmp_path):
+    # Failing: a partial student folder was written before the broken notebook was found.
+    bad = course_notebook()
+    bad.cells[3].source = bad.cells[3].source.replace("    ### END SOLUTION\n", "")
+    write_nb(source_tree / "zz_broken.ipynb", bad)
+    out = tmp_path / "student"
+    with pytest.raises(AssignError, match=r"zz_broken\.ipynb: cell 4 \(0-based index 3\)"):
+        assign(source_tree, out)
+    assert not out.exists()
+
+
+def test_single_notebook(source_tree, tmp_path):
+    # Failing: --single converted the wrong file or was allowed to write next to its source.
+    nb_path = source_tree / "part2" / "02_more.ipynb"
+    reports = assign(None, tmp_path / "one", single=nb_path)
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["02_more.ipynb"]
+    assert reports[0]["self_checks_kept"] == 1
+    with pytest.raises(AssignError, match="refusing"):
+        assign(None, nb_path.parent, single=nb_path, force=True)
+
+
+def test_cli_exit_codes_and_table(source_tree, tmp_path):
+    # Failing: the command-line interface does not report, or exits 0 on an error.
+    before = digest(source_tree)
+    ok = run_cli(source_tree, "--out", tmp_path / "student")
+    assert ok.returncode == 0, ok.stderr
+    assert "regions stubbed" in ok.stdout and "01_intro.ipynb" in ok.stdout
+    again = run_cli(source_tree, "--out", tmp_path / "student")
+    assert again.returncode == 2 and "not empty" in again.stderr
+    assert run_cli(source_tree, "--out", tmp_path / "student", "--force").returncode == 0
+    inside = run_cli(source_tree, "--out", source_tree / "out")
+    assert inside.returncode == 2 and "refusing" in inside.stderr
+    single = run_cli("--single", source_tree / "01_intro.ipynb", "--out", tmp_path / "one")
+    assert single.returncode == 0 and (tmp_path / "one" / "01_intro.ipynb").is_file()
+    bad = new_notebook(cells=[new_code_cell("### BEGIN SOLUTION\nx = 1")])
+    write_nb(source_tree / "bad.ipynb", bad)
+    before["bad.ipynb"] = hashlib.sha256((source_tree / "bad.ipynb").read_bytes()).hexdigest()
+    broken = run_cli(source_tree, "--out", tmp_path / "never")
+    assert broken.returncode == 2
+    assert "bad.ipynb: cell 1 (0-based index 0)" in broken.stderr
+    assert not (tmp_path / "never").exists()
+    assert digest(source_tree) == {Path(k): v for k, v in before.items()}
+
+
+# --- The real chapters -------------------------------------------------------------------
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|:{3,})\s*\{(solution|solution-start|solution-end)\}")
+
+
+def source_solutions(nb):
+    """(solution lines, lines outside solutions, self-check sources) of an instructor
+    notebook, found with this test's own small parser, not with lecture_lib.assign.
+    Lines are stripped; solution lines are code between markers, code cells inside a gated
+    solution without markers, and markdown inside {solution} or solution-start/end."""
+    solution, outside, checks, gated = set(), set(), [], False
+    for cell in nb.cells:
+        lines = cell.source.split("\n")
+        if cell.cell_type == "code":
+            marked = solution_lines(cell.source)
+            if gated and not marked:
+                solution.update(s.strip() for s in lines)
+                continue
+            solution.update(marked)
+            inside = False
+            for line in lines:
+                if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
+                    inside = line.strip() == "### BEGIN SOLUTION"
+                elif not inside:
+                    outside.add(line.strip())
+            if not gated and not marked and re.search(r"\bcheck\.|lecture_lib\.check",
+                                                        cell.source):
+                checks.append(cell.source)
+            continue
+        i = 0
+        while i < len(lines):
+            m = FENCE.match(lines[i])
+            if m and m[2] == "solution":
+                close = re.compile(r" {0,3}%s{%d,}\s*" % (re.escape(m[1][0]), len(m[1])))
+                j = next(k for k in range(i + 1, len(lines)) if close.fullmatch(lines[k]))
+                solution.update(s.strip() for s in lines[i + 1:j])
+                i = j + 1
+                continue
+            if m:
+                gated = m[2] == "solution-start"
+            else:
+                (solution if gated else outside).add(lines[i].strip())
+            i += 1
+    return solution - {""}, outside, checks
+
+
+CHAPTERS = sorted(p for p in (REPO / "chapters").rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts) if (REPO / "chapters").is_dir() else []
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="chapters/ has no notebooks yet")
+def test_real_chapters(tmp_path):
+    # Failing: a chapter's solution code or prose reaches its student notebook, or one of its
+    # self-check cells is lost or altered.
+    out = tmp_path / "student"
+    before = digest(REPO / "chapters")
+    assign(REPO / "chapters", out)
+    assert digest(REPO / "chapters") == before
+    for path in CHAPTERS:
+        source = nbformat.read(path, as_version=4)
+        student = nbformat.read(out / path.relative_to(REPO / "chapters"), as_version=4)
+        solution, outside, checks = source_solutions(source)
+        student_lines = {s.strip() for c in student.cells for s in c.source.split("\n")}
+        # A solution line may remain only where the source also has it outside a solution.
+        leaked = (solution - outside) & student_lines
+        assert not leaked, f"{path.name}: solution lines in the student notebook: {leaked}"
+        student_code = [c.source for c in student.cells if c.cell_type == "code"]
+        for check in checks:
+            assert check in student_code, f"{path.name}: self-check cell lost:\n{check}"
