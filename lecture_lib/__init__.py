@@ -16,5 +16,10 @@ autodiff   a reverse-mode autodiff engine on numpy arrays
 nn, init, optim  layers, initializers, optimizers and gradient clipping for the engine
 twolayer   the lecture's two-layer ReLU network, differentiated by hand
 gradcheck  finite differences, relative errors and the three-way gradient check
+plotting   figure helpers shared by the chapters
+check      self-checks for the exercises, with hints in the lecture's terms
+execute    ``python -m lecture_lib.execute``: regenerate the notebooks' stored outputs
+assign     ``python -m lecture_lib.assign``: student notebooks without solutions
+bench      ``python -m lecture_lib.bench``: engine vs numpy vs torch step times
 """
 __version__ = "0.1.0"
