@@ -1,0 +1,391 @@
+r"""A reverse-mode automatic differentiation engine on numpy arrays.
+
+micrograd's engine with arrays in place of numbers. A :class:`Tensor` holds ``data`` (a numpy
+array) and, after ``backward()``, ``grad`` (an array of the same shape). Every operation builds
+an output node ``out`` and, right under it, a ``_backward`` that *adds* into its inputs' ``grad``
+the chain rule's contribution, $\partial L/\partial x \mathrel{+}= (\partial L/\partial\,
+\mathrm{out})\,(\partial\,\mathrm{out}/\partial x)$. In the lecture's letters a two-layer network is
+
+    q1 = X @ W1 + b1      X: (N, P), W1: (P, K1), b1: (K1,), q1: (N, K1)
+    h1 = relu(q1)
+    z  = h1 @ W2 + b2     W2: (K1, C), b2: (C,), z: (N, C)
+    L  = softmax_cross_entropy(z, y)          y: (N,) integer labels, L a scalar
+
+and ``L.backward()`` fills ``W1.grad``, ``b1.grad``, ... and also ``q1.grad``, ``h1.grad``, ``z.grad``:
+every node that requires a gradient keeps it.
+
+Conventions
+- ``float32`` data stays ``float32`` through every operation (numbers and arrays mixed into an
+  operation take the tensor's dtype); python numbers and integer arrays become ``float64``.
+- An output requires a gradient iff some input does; inside ``with no_grad():`` no graph is built.
+- Leaf gradients accumulate across ``backward()`` calls, as in torch (call ``zero_grad()``);
+  an intermediate node's ``grad`` holds the gradient of the latest ``backward()``.
+- The engine never writes into a gradient array in place, so two nodes may share one array
+  (``a + b`` hands both the same upstream gradient). Do not modify a ``.grad`` in place.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+__all__ = ["Tensor", "no_grad", "relu", "sigmoid", "tanh", "exp", "log", "log_softmax",
+           "softmax_cross_entropy", "binary_cross_entropy_with_logits"]
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside ``with no_grad():`` operations build no graph (for evaluation and updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def _unbroadcast(grad, shape):
+    r"""Sum ``grad`` over the axes that broadcasting stretched, so that it has ``shape``.
+
+    A bias $b$: (K,) added to $q$: (N, K) is used once per row, so
+    $\partial L/\partial b = \sum_i \partial L/\partial q_{i\cdot}$: a sum over axis 0.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)                       # axes broadcasting put in front
+    stretched = [lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1]
+    return grad.sum(axis=tuple(range(lead)) + tuple(stretched)).reshape(shape)
+
+
+def _sigmoid(a):
+    """Stable logistic function: only ever exponentiates a non-positive number."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Tensor:
+    """A node of the graph: ``data`` (numpy array), ``grad`` (same shape, or None)."""
+
+    __array_ufunc__ = None     # make numpy defer: ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, _prev=(), _op=""):
+        data = np.asarray(data.data if isinstance(data, Tensor) else data)
+        self.data = data if data.dtype.kind == "f" else data.astype(np.float64)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._prev = _prev                  # the inputs this node was computed from
+        self._op = _op                      # the operation's name, for printing graphs
+        self._backward = lambda: None       # a leaf passes no gradient on
+
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+
+    def item(self):
+        return self.data.item()
+
+    def numpy(self):
+        return self.data
+
+    def zero_grad(self):
+        self.grad = None
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
+        extra = "" if self.dtype == np.float64 else f", dtype={self.dtype}"
+        if self._op:
+            extra += f", op={self._op!r}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    def _lift(self, other):
+        """Wrap a constant (number or array) as a Tensor with this tensor's dtype."""
+        return other if isinstance(other, Tensor) else Tensor(np.asarray(other, self.dtype))
+
+    def _add_grad(self, g):
+        """Accumulate ``g``, summed back to this tensor's shape, into ``self.grad``."""
+        g = _unbroadcast(g, self.shape).astype(self.dtype, copy=False)
+        self.grad = g if self.grad is None else self.grad + g
+
+    # ---- elementwise arithmetic (with broadcasting) -------------------------------------
+    def __add__(self, other):
+        other = self._lift(other)
+        out = _node(self.data + other.data, (self, other), "+")
+        def _backward():
+            if self.requires_grad:  self._add_grad(out.grad)
+            if other.requires_grad: other._add_grad(out.grad)
+        out._backward = _backward
+        return out
+
+    def __sub__(self, other):
+        other = self._lift(other)
+        out = _node(self.data - other.data, (self, other), "-")
+        def _backward():
+            if self.requires_grad:  self._add_grad(out.grad)
+            if other.requires_grad: other._add_grad(-out.grad)
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = self._lift(other)
+        out = _node(self.data * other.data, (self, other), "*")
+        def _backward():
+            if self.requires_grad:  self._add_grad(out.grad * other.data)
+            if other.requires_grad: other._add_grad(out.grad * self.data)
+        out._backward = _backward
+        return out
+
+    def __truediv__(self, other):
+        other = self._lift(other)
+        out = _node(self.data / other.data, (self, other), "/")
+        def _backward():                                    # d(a/b)/db = -a/b^2 = -out/b
+            if self.requires_grad:  self._add_grad(out.grad / other.data)
+            if other.requires_grad: other._add_grad(-out.grad * out.data / other.data)
+        out._backward = _backward
+        return out
+
+    def __neg__(self):
+        out = _node(-self.data, (self,), "neg")
+        def _backward():
+            self._add_grad(-out.grad)
+        out._backward = _backward
+        return out
+
+    def __pow__(self, exponent):
+        if not isinstance(exponent, (int, float, np.integer, np.floating)):
+            raise TypeError(f"Tensor ** exponent needs a number exponent, got {type(exponent).__name__}")
+        exponent = exponent.item() if isinstance(exponent, np.generic) else exponent  # keep dtype
+        out = _node(self.data ** exponent, (self,), f"**{exponent}")
+        def _backward():
+            self._add_grad(out.grad * exponent * self.data ** (exponent - 1))
+        out._backward = _backward
+        return out
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+    def __rsub__(self, other):     return self._lift(other) - self
+    def __rtruediv__(self, other): return self._lift(other) / self
+    def __rmatmul__(self, other):  return self._lift(other) @ self
+
+    # ---- matrix product and shapes -------------------------------------------------------
+    def __matmul__(self, other):
+        r"""``A @ B`` for 1-D and 2-D operands; $\partial L/\partial A = G B^\top$, $\partial L/\partial B = A^\top G$."""
+        other = self._lift(other)
+        if not (1 <= self.ndim <= 2 and 1 <= other.ndim <= 2):
+            raise ValueError(f"@ supports 1-D and 2-D operands, got shapes {self.shape} and {other.shape}")
+        out = _node(self.data @ other.data, (self, other), "@")
+        def _backward():
+            # as numpy does, read a 1-D left operand as a row (1, k), a 1-D right one as a column (k, 1)
+            a = self.data.reshape(1, -1) if self.ndim == 1 else self.data
+            b = other.data.reshape(-1, 1) if other.ndim == 1 else other.data
+            g = out.grad.reshape(a.shape[0], b.shape[1])
+            if self.requires_grad:  self._add_grad((g @ b.T).reshape(self.shape))
+            if other.requires_grad: other._add_grad((a.T @ g).reshape(other.shape))
+        out._backward = _backward
+        return out
+
+    @property
+    def T(self):
+        out = _node(self.data.T, (self,), "T")
+        def _backward():
+            self._add_grad(out.grad.T)
+        out._backward = _backward
+        return out
+
+    def reshape(self, *shape):
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        out = _node(self.data.reshape(shape), (self,), "reshape")
+        def _backward():
+            self._add_grad(out.grad.reshape(self.shape))
+        out._backward = _backward
+        return out
+
+    def __getitem__(self, index):
+        out = _node(self.data[index], (self,), "[]")
+        def _backward():
+            g = np.zeros_like(self.data)
+            np.add.at(g, index, out.grad)                   # a repeated index adds up
+            self._add_grad(g)
+        out._backward = _backward
+        return out
+
+    # ---- reductions ------------------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        out = _node(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
+        def _backward():                                     # every summand gets the sum's gradient
+            g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+            self._add_grad(np.broadcast_to(g, self.shape))
+        out._backward = _backward
+        return out
+
+    def mean(self, axis=None, keepdims=False):
+        axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
+        count = int(np.prod([self.shape[a] for a in axes]))
+        return self.sum(axis=axis, keepdims=keepdims) / count
+
+    # ---- backpropagation -------------------------------------------------------------------
+    def backward(self, grad=None):
+        """Fill ``.grad`` of every node this one depends on that requires a gradient.
+
+        ``grad`` is the seed $\\partial L/\\partial\\,\\mathrm{self}$; a scalar output needs none (seed 1).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad: none of its "
+                               "inputs has requires_grad=True, or it was computed under no_grad()")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward() without an argument needs a scalar output, but this "
+                                 f"tensor has shape {self.shape}; reduce it (e.g. .sum()) or pass "
+                                 f"grad=, an array of shape {self.shape}")
+            grad = np.ones_like(self.data)
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(grad): grad has shape {grad.shape}, the output has shape {self.shape}")
+
+        # Phase 1: topological order, every node after all the nodes it was computed from.
+        # (Depth-first with an explicit stack, so a chain of 100,000 ops needs no recursion.)
+        order, visited, stack = [], set(), [(self, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+            elif node not in visited:
+                visited.add(node)
+                stack.append((node, True))
+                stack.extend((p, False) for p in node._prev if p.requires_grad and p not in visited)
+
+        # Phase 2: seed the output, then from the output backwards each node passes its
+        # gradient on to its inputs (by then it has received everything from its users).
+        for node in order:
+            if node._prev:
+                node.grad = None            # an intermediate's gradient is this pass's only
+        self._add_grad(grad)
+        for node in reversed(order):
+            node._backward()
+
+
+def _node(data, inputs, op):
+    """The output of an operation: a graph node iff gradients are on and some input needs one."""
+    if _grad_enabled and any(t.requires_grad for t in inputs):
+        return Tensor(data, requires_grad=True, _prev=inputs, _op=op)
+    return Tensor(data)
+
+
+def _tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# ---- elementwise functions -----------------------------------------------------------------
+def relu(x):
+    """max(x, 0); its derivative is taken to be 0 at x = 0 (as torch)."""
+    x = _tensor(x)
+    out = _node(np.maximum(x.data, 0), (x,), "relu")
+    def _backward():
+        x._add_grad(np.where(x.data > 0, out.grad, 0))
+    out._backward = _backward
+    return out
+
+
+def sigmoid(x):
+    r"""$\sigma(x) = 1/(1 + e^{-x})$, computed without overflow; $\sigma' = \sigma(1 - \sigma)$."""
+    x = _tensor(x)
+    out = _node(_sigmoid(x.data), (x,), "sigmoid")
+    def _backward():
+        x._add_grad(out.grad * out.data * (1 - out.data))
+    out._backward = _backward
+    return out
+
+
+def tanh(x):
+    x = _tensor(x)
+    out = _node(np.tanh(x.data), (x,), "tanh")
+    def _backward():
+        x._add_grad(out.grad * (1 - out.data ** 2))
+    out._backward = _backward
+    return out
+
+
+def exp(x):
+    x = _tensor(x)
+    out = _node(np.exp(x.data), (x,), "exp")
+    def _backward():
+        x._add_grad(out.grad * out.data)
+    out._backward = _backward
+    return out
+
+
+def log(x):
+    x = _tensor(x)
+    out = _node(np.log(x.data), (x,), "log")
+    def _backward():
+        x._add_grad(out.grad / x.data)
+    out._backward = _backward
+    return out
+
+
+# ---- softmax and losses --------------------------------------------------------------------
+def log_softmax(x, axis=-1):
+    r"""$z_j - \log\sum_k e^{z_k}$, with the row maximum subtracted first so nothing overflows.
+
+    Backward: $\partial L/\partial z = g - \mathrm{softmax}(z) \sum_k g_k$.
+    """
+    x = _tensor(x)
+    shifted = x.data - x.data.max(axis=axis, keepdims=True)
+    out = _node(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)), (x,), "log_softmax")
+    def _backward():
+        x._add_grad(out.grad - np.exp(out.data) * out.grad.sum(axis=axis, keepdims=True))
+    out._backward = _backward
+    return out
+
+
+def softmax_cross_entropy(logits, labels):
+    r"""Mean cross-entropy $L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}$ of ``logits``
+    z: (N, C) and integer ``labels`` y: (N,) in 0..C-1.
+
+    One fused, stable operation: $\partial L/\partial z = (\mathrm{softmax}(z) - \mathrm{onehot}(y))/N$.
+    """
+    logits = _tensor(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be (N, C), got shape {logits.shape}")
+    (N, C), labels = logits.shape, np.asarray(labels)
+    if labels.shape != (N,):
+        raise ValueError(f"labels must have shape (N,) = ({N},) to match logits {logits.shape}, got {labels.shape}")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if N and (labels.min() < 0 or labels.max() >= C):
+        raise ValueError(f"labels must lie in 0..{C - 1} (logits have C = {C} columns), "
+                         f"got values from {labels.min()} to {labels.max()}")
+    rows = np.arange(N)
+    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    sum_e = e.sum(axis=1, keepdims=True)
+    out = _node(-(shifted[rows, labels] - np.log(sum_e[:, 0])).mean(), (logits,), "cross_entropy")
+    def _backward():
+        dz = e / sum_e                                       # softmax(z), a fresh array
+        dz[rows, labels] -= 1
+        logits._add_grad(dz * (out.grad / N))
+    out._backward = _backward
+    return out
+
+
+def binary_cross_entropy_with_logits(z, y):
+    r"""Mean of $-[y \log\sigma(z) + (1-y)\log(1-\sigma(z))] = \max(z,0) - zy + \log(1 + e^{-|z|})$,
+    finite for any ``z``; ``y`` in [0, 1] has the shape of ``z``.
+
+    Backward: $\partial L/\partial z = (\sigma(z) - y)/n$, $\partial L/\partial y = -z/n$.
+    """
+    z = _tensor(z)
+    y = z._lift(y)
+    if y.shape != z.shape:
+        raise ValueError(f"targets y must have the shape of the logits z {z.shape}, got {y.shape}")
+    loss = np.maximum(z.data, 0) - z.data * y.data + np.log1p(np.exp(-np.abs(z.data)))
+    out = _node(loss.mean(), (z, y), "bce_with_logits")
+    def _backward():
+        scale = out.grad / loss.size
+        if z.requires_grad: z._add_grad((_sigmoid(z.data) - y.data) * scale)
+        if y.requires_grad: y._add_grad(-z.data * scale)
+    out._backward = _backward
+    return out
