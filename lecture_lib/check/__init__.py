@@ -12,3 +12,6 @@ One submodule per topic; every public check is re-exported here, so notebooks wr
 """
 from ._base import CheckFailed, ok
 from ._counting import parameter_count
+from ._gradcheck import numerical_gradient
+from ._gradients import (gradients, grad_W1, grad_W2, grad_h1, grad_b1, relu_backward,
+                         logreg_grads)
