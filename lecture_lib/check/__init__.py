@@ -15,3 +15,4 @@ from ._counting import parameter_count
 from ._gradcheck import numerical_gradient
 from ._gradients import (gradients, grad_W1, grad_W2, grad_h1, grad_b1, relu_backward,
                          logreg_grads)
+from ._gradient_flow import depth_to_exceed, initializer, layer_grad_norms

@@ -1,0 +1,288 @@
+r"""Gradient flow at initialization: activations and gradients of a deep network, layer by layer.
+
+Letters (as in the rest of the book): N observations, P input features (784 for MNIST),
+C classes (10), D hidden layers, $K_d$ units in hidden layer d ($K_0 = P$, $K_{D+1} = C$).
+A network is a stack of $L = D + 1$ linear layers; layer d ($d = 1, \dots, L$) computes, for the
+batch stored row by row,
+
+$$
+q_d = h_{d-1} W_d + b_d, \qquad h_d = g(q_d) \quad (d \le D), \qquad z = q_{D+1},
+$$
+
+with ``h0 = X: (N, P)``, ``W_d: (K_{d-1}, K_d)``, ``b_d: (K_d,)``, ``q_d, h_d: (N, K_d)`` and the
+logits ``z: (N, C)``. The loss is the mean softmax cross-entropy on integer labels ``y: (N,)``.
+
+:func:`backprop` walks the lecture's chain in row form, from the loss down to layer 1,
+
+$$
+\frac{\partial L}{\partial z} = \frac{\mathrm{softmax}(z) - \mathrm{onehot}(y)}{N}, \qquad
+\frac{\partial L}{\partial h_{d-1}} = \frac{\partial L}{\partial q_d} W_d^\top, \qquad
+\frac{\partial L}{\partial q_{d}} = \frac{\partial L}{\partial h_{d}} \odot g'(q_d), \qquad
+\frac{\partial L}{\partial W_d} = h_{d-1}^\top \frac{\partial L}{\partial q_d},
+$$
+
+so the gradient reaching layer 1 is a product of one factor $W_d^\top$ (and one mask) per later
+layer. The functions accept an engine model (:func:`lecture_lib.nn.mlp`), a ``torch.nn.Sequential``
+of ``Linear`` / ``ReLU`` / ``Tanh``, or a list of ``(W, b)`` pairs (ReLU between them).
+
+Arithmetic is float64 unless the model is float32 and ``dtype=None``: a standard-normal
+network 50 layers deep reaches $10^{50}$, beyond float32's largest number ($3.4 \cdot 10^{38}$).
+Overflow is not an error here: it shows up as ``inf`` / ``nan`` in the trace and in
+:attr:`Trace.first_nonfinite`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = ["Trace", "layers_of", "deep_mlp", "backprop", "weight_grad_norms", "layer_table",
+           "dead_units", "dead_fraction", "plot_layer_histograms"]
+
+
+def layers_of(model):
+    """``(layers, activations)``: the ``(W, b)`` of every linear layer, first layer first, with
+    ``W: (K_{d-1}, K_d)`` and ``b: (K_d,)`` (numpy arrays, not copies for engine models), and
+    the name of the activation after each hidden layer (``"relu"`` or ``"tanh"``; D names).
+
+    ``model``: an engine ``Sequential`` (e.g. :func:`lecture_lib.nn.mlp`), a ``torch.nn.Sequential``
+    of ``Linear``/``ReLU``/``Tanh``, or a list of ``(W, b)`` pairs (then every activation is ReLU).
+    """
+    if isinstance(model, (list, tuple)):
+        layers = [(np.asarray(W), np.asarray(b)) for W, b in model]
+        return layers, ["relu"] * (len(layers) - 1)
+    modules = getattr(model, "layers", None)
+    if modules is None:                                  # torch.nn.Sequential
+        modules = list(model)
+    layers, acts = [], []
+    for m in modules:
+        kind = type(m).__name__
+        if kind == "Linear":
+            if hasattr(m, "W"):                          # engine Linear: W (n_in, n_out)
+                layers.append((m.W.data, m.b.data))
+            else:                                        # torch Linear: weight (n_out, n_in)
+                W = m.weight.detach().cpu().numpy().T
+                b = m.bias.detach().cpu().numpy() if m.bias is not None else np.zeros(W.shape[1], W.dtype)
+                layers.append((W, b))
+        elif kind in ("ReLU", "Tanh"):
+            if len(acts) != len(layers) - 1:
+                raise ValueError("layers_of: expected Linear and activation layers alternating")
+            acts.append(kind.lower())
+        else:
+            raise TypeError(f"layers_of: no support for a {kind} layer (only Linear, ReLU, Tanh)")
+    if len(acts) != len(layers) - 1:
+        raise ValueError(f"layers_of: {len(layers)} linear layers need {len(layers) - 1} activations "
+                         f"between them (none after the output layer), found {len(acts)}")
+    return layers, acts
+
+
+def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64, activation="relu"):
+    """An engine MLP with ``depth`` = D hidden layers of ``width`` units:
+    ``nn.mlp([n_in] + [width] * depth + [n_out], init, rng=seed, dtype)``.
+
+    ``init`` is a name of :data:`lecture_lib.init.INITIALIZERS` (``"torch"`` also draws the
+    biases, as ``torch.nn.Linear``; the others start them at 0) or a function
+    ``f(n_in, n_out, rng) -> (n_in, n_out)``. The same seed gives the same network.
+    """
+    from . import nn
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
+    return nn.mlp([n_in] + [width] * depth + [n_out], init=init, rng=seed, dtype=dtype, activation=act)
+
+
+@dataclass
+class Trace:
+    """Everything :func:`backprop` computed; lists are indexed by layer, first layer first.
+
+    q[d-1]: $q_d$ (N, K_d), d = 1..L (``q[-1]`` is the logits z (N, C));
+    h[d-1]: $h_d$ (N, K_d), d = 1..D (hidden layers only);
+    dq[d-1]: $\\partial L/\\partial q_d$ (N, K_d), d = 1..L;
+    dh[d-1]: $\\partial L/\\partial h_d$ (N, K_d), d = 1..D;
+    dW[d-1]: $\\partial L/\\partial W_d$ (K_{d-1}, K_d); db[d-1]: $\\partial L/\\partial b_d$ (K_d,);
+    loss: the mean cross-entropy; first_nonfinite: ``None``, or the first place an inf/nan
+    appeared, e.g. ``"q_37"`` (forward) or ``"dq_12"`` (backward).
+    """
+    q: list = field(default_factory=list)
+    h: list = field(default_factory=list)
+    dq: list = field(default_factory=list)
+    dh: list = field(default_factory=list)
+    dW: list = field(default_factory=list)
+    db: list = field(default_factory=list)
+    loss: float = float("nan")
+    first_nonfinite: str | None = None
+
+    @property
+    def depth(self):
+        """D, the number of hidden layers."""
+        return len(self.h)
+
+
+def backprop(model, X, y, dtype=np.float64):
+    r"""Forward and backward pass of a softmax MLP on ``X: (N, P)``, ``y: (N,)`` (integer labels),
+    keeping every layer's $q_d$, $h_d$ and gradients. Returns a :class:`Trace` of numpy arrays.
+
+    The arithmetic runs in torch (several times faster than numpy's on small CPUs), but it is
+    the chain written out by hand, one line per step; no autograd. ``dtype``: float64 by
+    default; ``None`` keeps the model's own dtype (e.g. float32, to watch it overflow).
+    Overflow produces ``inf``/``nan`` silently; :attr:`Trace.first_nonfinite` names where it
+    started.
+    """
+    import torch
+    layers, acts = layers_of(model)
+    dtype = np.dtype(layers[0][0].dtype if dtype is None else dtype)
+    X, y = np.asarray(X), np.asarray(y)
+    N = X.shape[0]
+    if X.ndim != 2 or X.shape[1] != layers[0][0].shape[0]:
+        raise ValueError(f"X must be (N, P) with P = {layers[0][0].shape[0]} (W_1's rows), got {X.shape}")
+    if y.shape != (N,):
+        raise ValueError(f"y must be (N,) = ({N},) integer labels, got shape {y.shape}")
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))
+    layers = [(as_t(W), as_t(b)) for W, b in layers]
+    g = {"relu": torch.relu, "tanh": torch.tanh}
+    g_prime = {"relu": lambda q: (q > 0).to(q.dtype), "tanh": lambda q: 1 - torch.tanh(q) ** 2}
+    t = Trace()
+
+    def note(name, a):
+        if t.first_nonfinite is None and not bool(torch.isfinite(a).all()):
+            t.first_nonfinite = name
+
+    with torch.no_grad():
+        # forward: q_d = h_{d-1} W_d + b_d, h_d = g(q_d)
+        h = X0 = as_t(X)
+        qs, hs = [], []
+        for d, (W, b) in enumerate(layers, start=1):
+            q = h @ W + b
+            note(f"q_{d}", q)
+            qs.append(q)
+            if d < len(layers):
+                h = g[acts[d - 1]](q)
+                hs.append(h)
+        # loss, and dL/dz = (softmax(z) - onehot(y)) / N
+        rows, labels = torch.arange(N), torch.from_numpy(y.astype(np.int64))
+        log_p = torch.log_softmax(qs[-1], dim=1)
+        t.loss = float(-log_p[rows, labels].mean())
+        dq = log_p.exp()
+        dq[rows, labels] -= 1
+        dq /= N
+        note(f"dq_{len(layers)}", dq)
+        # backward, from the top layer down: the lecture's chain
+        dqs, dhs, dWs, dbs = [dq], [], [], []
+        for d in range(len(layers), 0, -1):
+            W, _ = layers[d - 1]
+            h_prev = X0 if d == 1 else hs[d - 2]
+            dWs.append(h_prev.T @ dq)                    # dL/dW_d = h_{d-1}^T dL/dq_d
+            dbs.append(dq.sum(dim=0))                    # dL/db_d: a sum over the batch
+            if d > 1:
+                dh = dq @ W.T                            # dL/dh_{d-1} = dL/dq_d W_d^T
+                dq = dh * g_prime[acts[d - 2]](qs[d - 2])  # times g'(q_{d-1}): the ReLU mask
+                note(f"dq_{d - 1}", dq)
+                dhs.append(dh)
+                dqs.append(dq)
+    np_ = lambda ts: [a.numpy() for a in ts]
+    t.q, t.h = np_(qs), np_(hs)
+    t.dq, t.dh, t.dW, t.db = np_(dqs[::-1]), np_(dhs[::-1]), np_(dWs[::-1]), np_(dbs[::-1])
+    return t
+
+
+def weight_grad_norms(model, X, y, dtype=np.float64):
+    r"""$\|\partial L/\partial W_d\|_F$ for $d = 1, \dots, L$ (first layer first): an array (L,).
+
+    The loss is the mean softmax cross-entropy of ``model`` on ``X: (N, P)``, ``y: (N,)``; the
+    biases' gradients are not included. Computed by :func:`backprop` (float64 by default)."""
+    return np.array([np.linalg.norm(dW) for dW in backprop(model, X, y, dtype=dtype).dW])
+
+
+def _ms(a):
+    """Mean square of an array in float64 (inf if it overflows)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.mean(np.square(a, dtype=np.float64)))
+
+
+def layer_table(trace):
+    """One row per layer d = 1..L of a :class:`Trace`, as a DataFrame indexed by ``layer``:
+
+    ``var q`` (mean square of $q_d$ over the batch and units: its variance when centred),
+    ``var h`` (mean square of $h_d$), ``active`` (fraction of $q_d > 0$),
+    ``var dq``, ``var dh`` (mean squares of the back-propagated gradients),
+    ``|dh|`` (Frobenius norm of $\\partial L/\\partial h_d$, batch included) and
+    ``|dW|`` (Frobenius norm of $\\partial L/\\partial W_d$). The output layer has no h or dh (NaN).
+    """
+    rows = []
+    for d in range(1, len(trace.q) + 1):
+        hidden = d <= trace.depth
+        rows.append({
+            "layer": d,
+            "var q": _ms(trace.q[d - 1]),
+            "var h": _ms(trace.h[d - 1]) if hidden else np.nan,
+            "active": float(np.mean(trace.q[d - 1] > 0)) if hidden else np.nan,
+            "var dq": _ms(trace.dq[d - 1]),
+            "var dh": _ms(trace.dh[d - 1]) if hidden else np.nan,
+            "|dh|": float(np.linalg.norm(trace.dh[d - 1])) if hidden else np.nan,
+            "|dW|": float(np.linalg.norm(trace.dW[d - 1])),
+        })
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def dead_units(model, X, chunk=2000):
+    r"""Which hidden units never activate on ``X: (N, P)``: a list of D boolean arrays (K_d,),
+    True where $q_d \le 0$ for every one of the N rows (for a ReLU, $h_d = 0$ and
+    $\partial L/\partial q_d = 0$ on the whole batch: the unit neither computes nor learns).
+
+    The forward pass runs in float64 (torch), ``chunk`` rows at a time (memory stays small)."""
+    import torch
+    layers, acts = layers_of(model)
+    layers = [(torch.from_numpy(np.asarray(W, np.float64)), torch.from_numpy(np.asarray(b, np.float64)))
+              for W, b in layers[:-1]]
+    ever = [torch.zeros(W.shape[1], dtype=torch.bool) for W, _ in layers]
+    g = {"relu": torch.relu, "tanh": torch.tanh}
+    with torch.no_grad():
+        for start in range(0, len(X), chunk):
+            h = torch.from_numpy(np.asarray(X[start:start + chunk], dtype=np.float64))
+            for d, (W, b) in enumerate(layers):
+                q = h @ W + b
+                ever[d] |= (q > 0).any(dim=0)
+                h = g[acts[d]](q)
+    ever = [e.numpy() for e in ever]
+    return [~e for e in ever]
+
+
+def dead_fraction(model, X, chunk=2000):
+    """Fraction of units in each hidden layer that never activate on ``X: (N, P)``: array (D,)."""
+    return np.array([dead.mean() for dead in dead_units(model, X, chunk)])
+
+
+def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=60, range=None,
+                          log_abs=False, density=True, cmap="viridis"):
+    """Histograms of several layers' values on one axis, one outline per layer (the style of
+    Glorot and Bengio's figures), coloured from the first layer to the last.
+
+    values: a list of arrays, one per layer (any shape; flattened), e.g. ``trace.h``.
+    labels: legend entries (default ``"layer 1"``, ...). log_abs: histogram $\\log_{10}|v|$ instead
+    of $v$ (zeros dropped), for layers whose scales differ by orders of magnitude.
+    range: ``(lo, hi)`` shared by all layers (default: from the 0.1% and 99.9% quantiles).
+    Returns the Axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4))
+    data = []
+    for v in values:
+        v = np.asarray(v, dtype=np.float64).ravel()
+        v = v[np.isfinite(v)]
+        if log_abs:
+            v = np.log10(np.abs(v[v != 0]))
+        data.append(v)
+    if range is None:
+        allv = np.concatenate(data)
+        range = tuple(np.quantile(allv, [0.001, 0.999]))
+    colors = plt.get_cmap(cmap)(np.linspace(0, 0.9, len(data)))
+    labels = labels or [f"layer {d}" for d in np.arange(1, len(data) + 1)]
+    for v, c, lab in zip(data, colors, labels):
+        ax.hist(v, bins=bins, range=range, density=density, histtype="step", color=c, label=lab,
+                linewidth=1.3)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density" if density else "count")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
