@@ -1,0 +1,145 @@
+"""lecture_lib.check.numerical_gradient: passes a correct central difference and names each
+typical mistake. If a test fails, students get a wrong verdict or a misleading hint in chapter 4."""
+import numpy as np
+import pytest
+
+from lecture_lib import check
+from lecture_lib.check import CheckFailed
+from lecture_lib.gradcheck import numerical_gradient as reference
+
+
+def central(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for j in np.ndindex(x.shape):
+        old = x[j]
+        x[j] = old + h
+        fp = f(x)
+        x[j] = old - h
+        fm = f(x)
+        x[j] = old
+        grad[j] = (fp - fm) / (2 * h)
+    return grad
+
+
+def forward(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    f0 = f(x)
+    for j in np.ndindex(x.shape):
+        old = x[j]
+        x[j] = old + h
+        grad[j] = (f(x) - f0) / h
+        x[j] = old
+    return grad
+
+
+def divide_by_h(f, x, h=1e-5):
+    return 2 * central(f, x, h)
+
+
+def copy_not_inplace(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for j in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[j] += h
+        xm[j] -= h
+        grad[j] = (f(xp) - f(xm)) / (2 * h)      # f reads the original x: sees no change
+    return grad
+
+
+def restore_by_arithmetic(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for j in np.ndindex(x.shape):
+        x[j] += h
+        fp = f(x)
+        x[j] -= 2 * h
+        fm = f(x)
+        x[j] += h                                 # x + h - 2h + h is not always x
+        grad[j] = (fp - fm) / (2 * h)
+    return grad
+
+
+def never_restore(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for j in np.ndindex(x.shape):
+        x[j] += h
+        fp = f(x)
+        x[j] -= 2 * h
+        fm = f(x)
+        grad[j] = (fp - fm) / (2 * h)
+    return grad
+
+
+def all_at_once(f, x, h=1e-5):
+    x += h
+    fp = f(x)
+    x -= 2 * h
+    fm = f(x)
+    x += h
+    return np.full(x.shape, (fp - fm) / (2 * h))
+
+
+def test_passes_the_reference(capsys):
+    check.numerical_gradient(central)
+    check.numerical_gradient(lambda f, x, h=1e-6: reference(f, x, h=h))
+    assert capsys.readouterr().out.startswith("\u2713")
+
+
+@pytest.mark.parametrize("student, hint", [
+    (forward, "order h"),
+    (divide_by_h, "twice the right value"),
+    (copy_not_inplace, "perturb x in place"),
+    (restore_by_arithmetic, "x + h - h is not always x"),
+    (never_restore, "Every perturbation must be undone"),
+    (all_at_once, "one coordinate e_j at a time"),
+    (lambda f, x, h=1e-5: central(f, x, h)[..., None], "must have the shape of x"),
+    (lambda f, x, h=1e-5: None, "returned None"),
+])
+def test_names_the_mistake(student, hint):
+    with pytest.raises(CheckFailed, match=hint.replace("^", r"\^").replace("+", r"\+")):
+        check.numerical_gradient(student)
+
+
+# ---- check.softmax_cross_entropy_grad -----------------------------------------------------------
+def _softmax(Z, axis=1):
+    e = np.exp(Z - Z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _onehot(y, C):
+    Y = np.zeros((len(y), C))
+    Y[np.arange(len(y)), y] = 1
+    return Y
+
+
+def ce_grad(Z, y):
+    return (_softmax(Z) - _onehot(y, Z.shape[1])) / len(y)
+
+
+def test_softmax_grad_passes_the_reference_and_the_engine(capsys):
+    from lecture_lib.autodiff import Tensor, softmax_cross_entropy
+
+    def engine(Z, y):
+        t = Tensor(Z, requires_grad=True)
+        softmax_cross_entropy(t, y).backward()
+        return t.grad
+    check.softmax_cross_entropy_grad(ce_grad)
+    check.softmax_cross_entropy_grad(engine)
+    assert capsys.readouterr().out.count("\u2713") == 2
+
+
+def _unstable(Z, y):
+    e = np.exp(Z)
+    return (e / e.sum(axis=1, keepdims=True) - _onehot(y, Z.shape[1])) / len(y)
+
+
+@pytest.mark.parametrize("student, hint", [
+    (lambda Z, y: ce_grad(Z, y) * len(y), "divide by N"),
+    (lambda Z, y: _softmax(Z) / len(y), "without the one-hot term"),
+    (lambda Z, y: -ce_grad(Z, y), "sign is flipped"),
+    (lambda Z, y: (_softmax(Z, axis=0) - _onehot(y, Z.shape[1])) / len(y), "axis=0"),
+    (_unstable, "subtract each row's maximum"),
+    (lambda Z, y: ce_grad(Z, y).T, "is it transposed"),
+])
+def test_softmax_grad_names_the_mistake(student, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check.softmax_cross_entropy_grad(student)
