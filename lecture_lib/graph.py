@@ -351,21 +351,35 @@ def draw_graph(output, names=None, show_values=False, show_grads=False, show_sha
         artists[(kind, nid)] = ax.text(*xy, text, ha="center", va="center", fontsize=fontsize,
                                        bbox=style, gid=gid, zorder=3)
 
-    def arrow(src, dst, rad=0.0):
+    def arrow(src, dst, style="arc3,rad=0"):
         ax.annotate("", xy=artists[dst].get_position(), xytext=artists[src].get_position(),
                     arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.0, shrinkA=0,
                                     shrinkB=0, patchA=artists[src].get_bbox_patch(),
                                     patchB=artists[dst].get_bbox_patch(),
-                                    connectionstyle=f"arc3,rad={rad}"), zorder=4)
+                                    connectionstyle=style), zorder=4)
+
+    def free(r, c0, c1):
+        """No item within 0.75 rows of row r in the columns strictly between c0 and c1."""
+        return not any(c0 < col[k] < c1 and abs(row[k] - r) < 0.75 for k in col)
+
+    def long_edge_style(src, dst):
+        # An edge that skips columns is routed around the items in between: along the source's
+        # row and down (or up) into the operation if that row is free, else along the
+        # operation's row, else bowed away from the middle.
+        (c0, r0), (c1, r1) = (col[src], row[src]), (col[dst], row[dst])
+        if c1 - c0 <= 1 or r0 == r1 and free(r0, c0, c1):
+            return "arc3,rad=0"
+        if r0 != r1 and free(r0, c0, c1):
+            return "angle,angleA=0,angleB=90,rad=8"
+        if r0 != r1 and free(r1, c0, c1):
+            return "angle,angleA=90,angleB=0,rad=8"
+        return f"arc3,rad={-0.3 if r0 >= r1 else 0.3}"
 
     for n in nodes:
         if n._prev:
             for p in {id(q): q for q in n._prev}.values():
                 src, dst = ("v", id(p)), ("o", id(n))
-                span = col[dst] - col[src]
-                # an edge that skips columns bows away from the middle, around the boxes between
-                rad = 0.0 if span <= 1 else (-0.25 if row[src] >= row[dst] else 0.25)
-                arrow(src, dst, rad)
+                arrow(src, dst, long_edge_style(src, dst))
             arrow(("o", id(n)), ("v", id(n)))
 
     ax.set_xlim(-0.6, n_cols - 0.4)

@@ -158,3 +158,21 @@ def test_logreg_grads(capsys):
         check.logreg_grads(lambda *a: _logreg(*a, bug="sign"))
     with pytest.raises(CheckFailed, match=r"broadcasts to\s+\(N, N\)"):
         check.logreg_grads(lambda *a: _logreg(*a, bug="broadcast"))
+
+
+def test_tanh_backward():
+    check.tanh_backward(lambda out, up: (1 - out ** 2) * up)
+    with pytest.raises(CheckFailed, match="applied tanh to the output again"):
+        check.tanh_backward(lambda out, up: (1 - np.tanh(out) ** 2) * up)
+    with pytest.raises(CheckFailed, match="local gradient alone"):
+        check.tanh_backward(lambda out, up: 1 - out ** 2)
+    with pytest.raises(CheckFailed, match="derivative of the sigmoid"):
+        check.tanh_backward(lambda out, up: out * (1 - out) * up)
+
+
+def test_reused_node():
+    check.reused_node(lambda x, y: (2 * x + y, x))
+    with pytest.raises(CheckFailed, match="counts only the path where x is the second factor"):
+        check.reused_node(lambda x, y: (x + y, x))
+    with pytest.raises(CheckFailed, match="counts only the path through"):
+        check.reused_node(lambda x, y: (x, x))

@@ -17,7 +17,9 @@ Checks
 - :func:`grad_W1` ``fn(X, dq1) -> dW1``, :func:`grad_W2` ``fn(h1, dq2) -> dW2``,
   :func:`grad_h1` ``fn(dq2, W2) -> dh1``, :func:`grad_b1` ``fn(dq1) -> db1``,
   :func:`relu_backward` ``fn(dh, q) -> dq``: one step of the chain each;
-- :func:`logreg_grads` ``fn(W, b, X, y) -> (dW, db)``: logistic regression (chapter 2).
+- :func:`logreg_grads` ``fn(W, b, X, y) -> (dW, db)``: logistic regression (chapter 2);
+  :func:`tanh_backward` ``fn(out, upstream) -> grad``: a tanh node;
+  :func:`reused_node` ``fn(x, y) -> (dg_dx, dg_dy)`` for $g = (x + y)\,x$.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 from ._base import CheckFailed, ok
 
 __all__ = ["gradients", "grad_W1", "grad_W2", "grad_h1", "grad_b1", "relu_backward",
-           "logreg_grads", "reference_backward"]
+           "logreg_grads", "tanh_backward", "reused_node", "reference_backward"]
 
 TOL = 1e-6        # students compute in float64; the reference agrees with itself to ~1e-15
 # (N, P, K1, K2): every size different within a case, so a transpose has the wrong shape
@@ -433,3 +435,64 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=None):
                               f"expected dW = X.T @ (sigmoid(X @ W + b) - y) / N, "
                               f"db = (sigmoid(X @ W + b) - y).sum() / N")
     ok(f"dW and db correct on {len(cases)} random data sets (N != P), e.g. N, P = {cases[0][0]}, {cases[0][1]}")
+
+
+def tanh_backward(student_fn, rng=None):
+    r"""Check ``student_fn(out, upstream) -> grad``: the backward pass of a tanh node.
+
+    out: the node's output $t = \tanh(u)$ (any shape); upstream: $\partial L/\partial t$ (same
+    shape). Returns $\partial L/\partial u = (1 - t^2) \odot$ upstream, written with the
+    OUTPUT t, as the engine stores it.
+    """
+    rng = np.random.default_rng(rng)
+    for shape in ((5,), (3, 4)):
+        out, up = np.tanh(rng.normal(size=shape) * 1.5), rng.normal(size=shape)
+        ref = (1 - out ** 2) * up
+        _check_one(student_fn, "the gradient", (out.copy(), up.copy()), ref, ("...",) * len(shape),
+                   "(1 - out**2) * upstream", f"out {_shape(shape)}, upstream {_shape(shape)}",
+                   extra_variants=[
+                       ((1 - np.tanh(out) ** 2) * up,
+                        "you applied tanh to the output again: the argument is already "
+                        "out = tanh(u), so the local gradient is 1 - out**2"),
+                       (1 - out ** 2, "it is the local gradient alone: multiply it by the "
+                                      "upstream gradient"),
+                       (out * (1 - out) * up, "out * (1 - out) is the derivative of the "
+                                              "sigmoid; for tanh it is 1 - out**2"),
+                       ((1 - out) ** 2 * up, "(1 - out)**2 is not 1 - out**2"),
+                   ],
+                   scale_hints=[(-1, "the sign is flipped: d tanh(u)/du = 1 - tanh(u)**2 "
+                                     "is positive")])
+    ok("tanh backward: (1 - out**2) * upstream correct on random inputs")
+
+
+def reused_node(student_fn, rng=None):
+    r"""Check ``student_fn(x, y) -> (dg_dx, dg_dy)`` for $g(x, y) = (x + y)\,x$ (scalars).
+
+    x enters g twice, through $s = x + y$ and as the second factor of $s \cdot x$, so
+    $\partial g/\partial x = x \cdot 1 + s = 2x + y$ (the two paths add) and
+    $\partial g/\partial y = x$.
+    """
+    rng = np.random.default_rng(rng)
+    for _ in range(3):
+        x, y = (float(v) for v in rng.normal(size=2) * 2)
+        got = _call(student_fn, (x, y), f"x = {x:.3f}, y = {y:.3f}")
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            raise CheckFailed(f"return the pair (dg_dx, dg_dy); got {type(got).__name__}")
+        dx, dy = (float(np.asarray(v).reshape(())) for v in got)
+        where = f"At x = {x:.3f}, y = {y:.3f}: "
+        if abs(dy - x) > TOL * max(1.0, abs(x)):
+            raise CheckFailed(where + f"dg/dy = {dy:.4g}, expected x = {x:.4g} (the local "
+                              f"gradient of s = x + y is 1, the upstream dg/ds is x)")
+        if abs(dx - (2 * x + y)) <= TOL * max(1.0, abs(2 * x + y)):
+            continue
+        if abs(dx - (x + y)) <= TOL * max(1.0, abs(x + y)):
+            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x + y counts only the path where x is "
+                              f"the second factor; x also enters s = x + y, which adds x: "
+                              f"dg/dx = (x + y) + x")
+        if abs(dx - x) <= TOL * max(1.0, abs(x)):
+            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x counts only the path through "
+                              f"s = x + y; x is also the second factor of s * x, which adds "
+                              f"s = x + y: dg/dx = x + (x + y)")
+        raise CheckFailed(where + f"dg/dx = {dx:.4g}, expected {2 * x + y:.4g}: add the "
+                          f"contributions of both paths from x to g")
+    ok("dg/dx = 2x + y and dg/dy = x: both paths through the reused x add up")
