@@ -284,7 +284,7 @@ def relu(x):
     x = _tensor(x)
     out = _node(np.maximum(x.data, 0), (x,), "relu")
     def _backward():
-        x._add_grad(np.where(x.data > 0, out.grad, 0))
+        x._add_grad(out.grad * (x.data > 0))
     out._backward = _backward
     return out
 

@@ -1,0 +1,191 @@
+r"""How fast is the engine? One training step of the lecture's MNIST network, three ways.
+
+    python -m lecture_lib.bench [--steps 20] [--batch 10000] [--threads T]
+
+A step is forward, backward and an Adam update of the 784-128-10 softmax network
+(``X: (N, P) = (10000, 784)`` float32 rows of the real MNIST, ``W1: (P, K1)``, ``W2: (K1, C)``), by
+
+(a) the autodiff engine (``lecture_lib.autodiff`` + ``nn`` + ``optim``);
+(b) numpy by hand: the lecture's backward pass written out, and the same Adam arithmetic;
+(c) torch on the CPU (``nn.Sequential``, ``F.cross_entropy``, ``torch.optim.Adam``).
+
+All three start from the same weights (torch's initialization), use the same number of
+threads, and run interleaved, step by step, so that a busy machine slows them alike. The
+median over ``--steps`` steps after warm-up is reported, with the achieved rate of the
+matrix products, $4NPK_1 + 6NK_1C$ floating-point operations per step (the forward products
+$XW_1$, $h_1W_2$ and the backward $h_1^\top dz$, $dz\,W_2^\top$, $X^\top dq_1$; $\partial L/\partial X$
+is not needed), against numpy's rate on those five products alone. The last line printed is
+one JSON object (times in ms, ratios = time / torch's time).
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from . import autodiff as ad
+from . import nn, optim
+from .data import load_mnist
+
+SIZES = (784, 128, 10)   # P, K1, C
+LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
+
+
+def set_threads(n):
+    """Use ``n`` threads in torch and in numpy's BLAS; return a description of the latter."""
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return "unknown (threadpoolctl not installed)"
+    threadpool_limits(limits=n, user_api="blas")
+    blas = [f"{d['num_threads']} ({d['internal_api']})" for d in threadpool_info() if d["user_api"] == "blas"]
+    return ", ".join(blas) or "unknown (no BLAS found by threadpoolctl)"
+
+
+def engine_stepper(torch_model, X, y):
+    model = nn.from_torch(torch_model)
+    opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    X = ad.Tensor(X)
+
+    def step():
+        opt.zero_grad()
+        loss = ad.softmax_cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def numpy_stepper(torch_model, X, y):
+    """The lecture's forward and backward pass, written out; Adam as torch computes it."""
+    W1, W2 = (torch_model[i].weight.detach().numpy().T.copy() for i in (0, 2))   # (P, K1), (K1, C)
+    b1, b2 = (torch_model[i].bias.detach().numpy().copy() for i in (0, 2))
+    params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(p) for k, p in params.items()}
+    N, rows, t = X.shape[0], np.arange(X.shape[0]), [0]
+
+    def step():
+        # forward: q1 = X W1 + b1, h1 = relu(q1), z = h1 W2 + b2, L = mean cross-entropy
+        q1 = X @ W1
+        q1 += b1
+        h1 = np.maximum(q1, 0)
+        z = h1 @ W2
+        z += b2
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        sum_e = e.sum(axis=1, keepdims=True)
+        loss = np.mean(np.log(sum_e[:, 0]) - z[rows, y])
+        # backward: dz = (softmax - onehot)/N, then the chain rule layer by layer
+        dz = e / sum_e
+        dz[rows, y] -= 1
+        dz /= N
+        grads = {"W2": h1.T @ dz, "b2": dz.sum(axis=0)}
+        dq1 = dz @ W2.T
+        dq1 *= q1 > 0                                   # relu': 1 where q1 > 0, else 0
+        grads["W1"], grads["b1"] = X.T @ dq1, dq1.sum(axis=0)
+        # Adam
+        t[0] += 1
+        step_size = LR / (1 - BETAS[0] ** t[0])
+        root_bc2 = math.sqrt(1 - BETAS[1] ** t[0])
+        for k, p in params.items():
+            g = grads[k]
+            m[k] += (1 - BETAS[0]) * (g - m[k])
+            v[k] *= BETAS[1]
+            v[k] += (1 - BETAS[1]) * g * g
+            p -= step_size * (m[k] / (np.sqrt(v[k]) / root_bc2 + EPS))
+        return float(loss)
+    return step
+
+
+def torch_stepper(torch_model, X, y):
+    model = copy.deepcopy(torch_model)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def matmul_only(X):
+    """numpy's five float32 products of one step, nothing else: the floor for (a) and (b)."""
+    rng = np.random.default_rng(0)
+    P, K1, C = SIZES
+    W1, W2 = rng.standard_normal((P, K1), np.float32), rng.standard_normal((K1, C), np.float32)
+    h1, dz = rng.standard_normal((X.shape[0], K1), np.float32), rng.standard_normal((X.shape[0], C), np.float32)
+
+    def step():
+        X @ W1, h1 @ W2, h1.T @ dz, dz @ W2.T, X.T @ h1
+    return step
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m lecture_lib.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per implementation (default 20)")
+    parser.add_argument("--batch", type=int, default=10_000, help="rows N of MNIST per step (default 10000)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="threads for torch and numpy's BLAS (default: torch's default)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.batch <= 60_000:
+        parser.error(f"--batch must lie in 1..60000 (MNIST's training set), got {args.batch}")
+    if args.steps < 1 or args.warmup < 0:
+        parser.error("--steps must be at least 1 and --warmup at least 0")
+
+    blas, load = set_threads(args.threads), os.getloadavg()[0]
+    X, y = load_mnist("train")
+    X, y = np.ascontiguousarray(X[:args.batch]), y[:args.batch]
+    _ = torch.manual_seed(0)
+    init = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(), torch.nn.Linear(SIZES[1], SIZES[2]))
+    steppers = {"engine": engine_stepper(init, X, y), "numpy": numpy_stepper(init, X, y),
+                "torch": torch_stepper(init, X, y), "matmul": matmul_only(X)}
+
+    # Same weights, same data: the first step's losses must agree (float32 rounding only).
+    first = {name: steppers[name]() for name in ("engine", "numpy", "torch")}
+    if max(first.values()) - min(first.values()) > 1e-4 * max(1.0, abs(first["torch"])):
+        raise RuntimeError(f"the three implementations disagree on the first loss: {first}")
+    for _ in range(args.warmup):
+        for step in steppers.values():
+            step()
+    times = {name: [] for name in steppers}
+    for i in range(args.steps):                 # interleaved, in a rotating order
+        names = list(steppers)[i % 4:] + list(steppers)[:i % 4]
+        for name in names:
+            start = time.perf_counter()
+            steppers[name]()
+            times[name].append(time.perf_counter() - start)
+    ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+
+    N, (P, K1, C) = args.batch, SIZES
+    gflop = (4 * N * P * K1 + 6 * N * K1 * C) / 1e9
+    labels = {"engine": "(a) autodiff engine", "numpy": "(b) numpy by hand", "torch": "(c) torch, CPU",
+              "matmul": "numpy's 5 matmuls only"}
+    print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{C} softmax network, "
+          f"N = {N} MNIST rows, float32")
+    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS {blas}; {os.cpu_count()} CPUs, "
+          f"load average {load:.1f}" + (" (busy: timings are unreliable, torch's most)" if load > 0.5 else ""))
+    print(f"median of {args.steps} steps after {args.warmup} warm-up, interleaved; "
+          f"first loss {first['torch']:.4f} (all three agree)")
+    print(f"matrix products: {gflop:.3f} GFLOP per step")
+    print(f"{'implementation':<24}{'median ms':>10}{'vs torch':>10}{'GFLOP/s':>9}{'of matmul rate':>16}")
+    for name, label in labels.items():
+        print(f"{label:<24}{ms[name]:>10.2f}{ms[name] / ms['torch']:>9.2f}x"
+              f"{gflop / ms[name] * 1e3:>9.1f}{ms['matmul'] / ms[name]:>15.0%}")
+    print(json.dumps({"engine_vs_torch": round(ms["engine"] / ms["torch"], 3),
+                      "numpy_vs_torch": round(ms["numpy"] / ms["torch"], 3),
+                      "engine_ms": round(ms["engine"], 2), "torch_ms": round(ms["torch"], 2),
+                      "numpy_ms": round(ms["numpy"], 2)}))
+
+
+if __name__ == "__main__":
+    main()
