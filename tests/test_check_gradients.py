@@ -176,3 +176,14 @@ def test_reused_node():
         check.reused_node(lambda x, y: (x + y, x))
     with pytest.raises(CheckFailed, match="counts only the path through"):
         check.reused_node(lambda x, y: (x, x))
+
+
+def test_jacobian_memory(capsys):
+    check.jacobian_memory(lambda K1, K2, nb: (K2 * K1 * K2 * nb, K1 * K2 * nb))
+    assert "8.4 MB" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="size of the outer product"):
+        check.jacobian_memory(lambda K1, K2, nb: (K1 * K2 * nb, K1 * K2 * nb))
+    with pytest.raises(CheckFailed, match="K2 outputs, not K1"):
+        check.jacobian_memory(lambda K1, K2, nb: (K1 * K1 * K2 * nb, K1 * K2 * nb))
+    with pytest.raises(CheckFailed, match="number of entries"):
+        check.jacobian_memory(lambda K1, K2, nb: (K2 * K1 * K2, K1 * K2 * nb))

@@ -19,7 +19,8 @@ Checks
   :func:`relu_backward` ``fn(dh, q) -> dq``: one step of the chain each;
 - :func:`logreg_grads` ``fn(W, b, X, y) -> (dW, db)``: logistic regression (chapter 2);
   :func:`tanh_backward` ``fn(out, upstream) -> grad``: a tanh node;
-  :func:`reused_node` ``fn(x, y) -> (dg_dx, dg_dy)`` for $g = (x + y)\,x$.
+  :func:`reused_node` ``fn(x, y) -> (dg_dx, dg_dy)`` for $g = (x + y)\,x$;
+- :func:`jacobian_memory` ``fn(K1, K2, bytes_per_number) -> (jacobian_bytes, outer_bytes)``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import numpy as np
 from ._base import CheckFailed, ok
 
 __all__ = ["gradients", "grad_W1", "grad_W2", "grad_h1", "grad_b1", "relu_backward",
-           "logreg_grads", "tanh_backward", "reused_node", "reference_backward"]
+           "logreg_grads", "tanh_backward", "reused_node", "jacobian_memory", "reference_backward"]
 
 TOL = 1e-6        # students compute in float64; the reference agrees with itself to ~1e-15
 # (N, P, K1, K2): every size different within a case, so a transpose has the wrong shape
@@ -496,3 +497,41 @@ def reused_node(student_fn, rng=None):
         raise CheckFailed(where + f"dg/dx = {dx:.4g}, expected {2 * x + y:.4g}: add the "
                           f"contributions of both paths from x to g")
     ok("dg/dx = 2x + y and dg/dy = x: both paths through the reused x add up")
+
+
+def jacobian_memory(student_fn, cases=((128, 128, 4), (32, 16, 4), (100, 50, 8), (784, 10, 2))):
+    r"""Check ``student_fn(K1, K2, bytes_per_number) -> (jacobian_bytes, outer_bytes)``.
+
+    For ONE observation: the bytes of the explicit Jacobian $\partial q_2/\partial W_2$, a
+    (K2, K1, K2) array (one $K_1 \times K_2$ slice per output $q_{2,k}$), and of the outer product
+    $h_1\,dq_2^\top$, a (K1, K2) array, with ``bytes_per_number`` bytes per entry (4 for float32).
+    """
+    for K1, K2, nb in cases:
+        want_j, want_o = K2 * K1 * K2 * nb, K1 * K2 * nb
+        out = _call(student_fn, (K1, K2, nb), f"K1 = {K1}, K2 = {K2}, bytes_per_number = {nb}")
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise CheckFailed(f"return the pair (jacobian_bytes, outer_bytes); got {type(out).__name__}")
+        jac, outer = (float(v) for v in out)
+        where = f"K1 = {K1}, K2 = {K2}, {nb} bytes per number: "
+        if outer != want_o:
+            hint = (" (that is in bits: multiply entries by bytes, not bits)" if outer == want_o * 8
+                    else " (forgot the bytes per number?)" if outer == K1 * K2 else "")
+            raise CheckFailed(where + f"outer_bytes = {outer:g}, expected K1 * K2 * bytes = {want_o:g}: "
+                              f"the outer product has the shape of W2, (K1, K2){hint}")
+        if jac == want_j:
+            continue
+        if jac == want_o:
+            hint = ("that is the size of the outer product, i.e. of the gradient itself; the "
+                    "Jacobian holds one (K1, K2) slice for EACH of the K2 outputs q2_k")
+        elif jac == K1 * K1 * K2 * nb:
+            hint = ("the Jacobian has one (K1, K2) slice per output q2_k, and there are K2 "
+                    "outputs, not K1: K2 * K1 * K2 entries")
+        elif jac == K2 * K1 * K2:
+            hint = "that is the number of entries; multiply by the bytes per number"
+        elif jac == want_j * 8:
+            hint = "that is in bits; a byte has 8 bits"
+        else:
+            hint = "count the entries of a (K2, K1, K2) array, times the bytes per number"
+        raise CheckFailed(where + f"jacobian_bytes = {jac:g}, expected {want_j:g}: {hint}")
+    ok(f"memory correct, e.g. K1 = K2 = 128 in float32: Jacobian {128 ** 3 * 4 / 1e6:.1f} MB, "
+       f"outer product {128 ** 2 * 4 / 1e3:.1f} kB (a factor K2 = 128)")
