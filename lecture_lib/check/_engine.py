@@ -1,0 +1,149 @@
+r"""Self-check for a new operation added to the autodiff engine (chapter 5, "The autodiff engine").
+
+The student writes an operation on :class:`lecture_lib.autodiff.Tensor` in the engine's style:
+compute ``out = autodiff._node(data, inputs, "name")``, then define ``out._backward`` that adds
+each input's share of ``out.grad`` into its gradient with ``x._add_grad(...)``. The check runs it
+next to the same operation in torch (float64) on random inputs, including inputs of different
+shapes that broadcast and an input used twice, and says whether the **forward** or the
+**backward** pass is wrong, for which input, and by how much.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import CheckFailed, ok
+
+__all__ = ["engine_op"]
+
+TOL = 1e-7   # float64: the engine and torch do the same arithmetic up to summation order
+
+# Input shapes: one op of one input, or of two inputs that broadcast against each other.
+UNARY_SHAPES = (((5,),), ((3, 4),), ((),))
+BINARY_SHAPES = (((5,), (5,)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((2, 3), ()))
+
+
+def _err(got, ref):
+    """max |got - ref|, relative to the largest |ref| entry (at least 1)."""
+    got, ref = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    return float(np.max(np.abs(got - ref), initial=0.0) / max(1.0, float(np.max(np.abs(ref), initial=0.0))))
+
+
+def _shapes(shapes):
+    return " and ".join(str(s) for s in shapes)
+
+
+def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=None):
+    """Check ``student_op(*tensors) -> Tensor`` against ``torch_op(*torch_tensors)``.
+
+    student_op: the student's engine operation taking ``arity`` engine Tensors (1 or 2).
+    torch_op: the same operation in torch, e.g. ``torch.maximum`` or ``torch.nn.functional.softplus``.
+    low, high: the inputs are drawn uniformly from [low, high] (float64).
+    name: how to call the operation in messages (default: the student function's name).
+
+    For two inputs the shapes broadcast: (5,) with (5,), (3, 4) with (4,), (3, 4) with (3, 1),
+    (2, 3) with a scalar. The backward pass is driven by a random upstream gradient (so every
+    output entry weighs differently) and compared input by input. A last test uses the
+    operation twice on the same inputs, whose gradients must add up.
+    """
+    import torch
+
+    from lecture_lib.autodiff import Tensor
+
+    if arity not in (1, 2):
+        raise ValueError(f"arity must be 1 or 2, got {arity!r}")
+    name = name or getattr(student_op, "__name__", "your operation")
+    rng = np.random.default_rng(rng)
+    cases = UNARY_SHAPES if arity == 1 else BINARY_SHAPES
+    letters = ("x", "y")
+
+    def run(arrays, where):
+        xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+        try:
+            out = student_op(*xs)
+        except Exception as err:
+            raise CheckFailed(f"{where}: {name} raised {type(err).__name__}: {err}") from err
+        if not isinstance(out, Tensor):
+            raise CheckFailed(f"{where}: {name} returned {type(out).__name__}, not an engine Tensor; "
+                              f"build the output with autodiff._node(data, inputs, op_name)")
+        return xs, out
+
+    for shapes in cases:
+        arrays = [rng.uniform(low, high, size=s) for s in shapes]
+        where = f"{name} on inputs of shape {_shapes(shapes)}"
+        xs, out = run(arrays, where)
+        ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+        tout = torch_op(*ts)
+        ref = tout.detach().numpy()
+
+        # ---- forward
+        if out.shape != ref.shape:
+            raise CheckFailed(f"{where}: the FORWARD pass is wrong: the output has shape {out.shape}, "
+                              f"torch's has {ref.shape}" + (" (the inputs broadcast to it)" if arity == 2 else ""))
+        forward_error = _err(out.data, ref)
+        if not forward_error < TOL:
+            raise CheckFailed(f"{where}: the FORWARD pass is wrong: its values differ from torch's by "
+                              f"{forward_error:.1e} (relative to the largest entry); the backward pass "
+                              f"was not checked")
+
+        # ---- backward, with a random upstream gradient
+        if not out.requires_grad:
+            raise CheckFailed(f"{where}: the output does not require a gradient, so backward() cannot "
+                              f"reach the inputs. Create it with autodiff._node(data, (inputs...), "
+                              f"op_name), which links it to its inputs")
+        upstream = rng.standard_normal(ref.shape)
+        out.backward(upstream)
+        tout.backward(torch.tensor(upstream))
+        for letter, x, t in zip(letters, xs, ts):
+            want = t.grad.numpy()
+            if x.grad is None:
+                raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None after "
+                                  f"backward(). Set out._backward to a function that calls "
+                                  f"{letter}._add_grad(upstream * local gradient)")
+            got = np.asarray(x.grad)
+            if got.shape != want.shape:
+                raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad has shape "
+                                  f"{got.shape}, but {letter} has shape {want.shape}. An input that was "
+                                  f"broadcast gets the SUM of the gradients of all the entries it was "
+                                  f"copied to: pass the gradient through {letter}._add_grad, which sums "
+                                  f"it back to {letter}'s shape (the engine's _unbroadcast)")
+            error = _err(got, want)
+            if error < TOL:
+                continue
+            msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad differs from "
+                   f"torch's by {error:.1e} (relative to the largest entry); the forward pass is right.")
+            # Typical mistakes: the local gradient alone (no upstream factor), a flipped sign.
+            ts1 = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+            torch_op(*ts1).sum().backward()
+            local_only = ts1[letters.index(letter)].grad.numpy()
+            if _err(got, local_only) < 1e-6:
+                msg += (" It equals the local gradient alone: multiply it by the upstream gradient "
+                        "out.grad (the chain rule: local times upstream)")
+            elif _err(got, -want) < 1e-6:
+                msg += " It has the wrong sign"
+            raise CheckFailed(msg)
+
+    # ---- reuse: the same inputs in two operations; each adds its share of the gradient
+    shapes = cases[0]
+    arrays = [rng.uniform(low, high, size=s) for s in shapes]
+    where = f"{name} used twice, L = (op(...) + 2 * op(...)).sum(), inputs of shape {_shapes(shapes)}"
+    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    try:
+        total = (student_op(*xs) + 2 * student_op(*xs)).sum()
+    except Exception as err:
+        raise CheckFailed(f"{where}: {name} raised {type(err).__name__}: {err}") from err
+    total.backward()
+    ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    (torch_op(*ts) + 2 * torch_op(*ts)).sum().backward()
+    for letter, x, t in zip(letters, xs, ts):
+        want = t.grad.numpy()
+        got = np.zeros_like(want) if x.grad is None else np.asarray(x.grad)
+        error = _err(got, want)
+        if error < TOL:
+            continue
+        if _err(got, want / 3) < 1e-6 or _err(got, 2 * want / 3) < 1e-6:
+            raise CheckFailed(f"{where}: {letter}.grad holds only one of the two operations' "
+                              f"contributions: gradients must ACCUMULATE. Use "
+                              f"{letter}._add_grad(...) (which adds), never {letter}.grad = ...")
+        raise CheckFailed(f"{where}: {letter}.grad differs from torch's by {error:.1e}")
+    ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} input shapes"
+       + (", broadcasting included," if arity == 2 else "") + " and gradients accumulate when it is used twice")
