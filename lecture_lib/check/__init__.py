@@ -16,4 +16,5 @@ from ._gradcheck import numerical_gradient, softmax_cross_entropy_grad
 from ._gradients import (gradients, grad_W1, grad_W2, grad_h1, grad_b1, relu_backward,
                          logreg_grads, tanh_backward, reused_node, jacobian_memory)
 from ._gradient_flow import depth_to_exceed, initializer, layer_grad_norms
+from ._clipping import clip_by_global_norm
 from ._engine import engine_op

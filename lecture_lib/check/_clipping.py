@@ -1,0 +1,162 @@
+r"""Self-check for clipping by the global norm (chapter 7, "Exploding gradients and clipping").
+
+The student writes ``clip_by_global_norm(grads, c) -> (clipped, norm)``: ``grads`` is a list of
+numpy arrays, one per parameter (for the lecture's network ``[dW1, db1, dW2, db2, ...]`` with
+``dW1: (P, K1)``, ``db1: (K1,)``, ...), ``c > 0`` the threshold. With $g$ all of them stacked
+into one vector,
+
+$$
+    g' = \min\!\left(1, \frac{c}{\|g\|}\right) g ,
+$$
+
+so every parameter's gradient is multiplied by the *same* factor. ``clipped`` is a list of new
+arrays of the same shapes (the inputs are left untouched) and ``norm`` is $\|g\|$ *before*
+clipping, as ``torch.nn.utils.clip_grad_norm_`` returns it. A factor $c/(\|g\| + \epsilon)$ with
+a tiny $\epsilon$ (torch uses $10^{-6}$) is accepted too.
+
+The check names the typical mistakes: clipping each parameter by its own norm, forgetting the
+$\min(1, \cdot)$ (small gradients get scaled *up* to length $c$), returning the norm after
+clipping, adding the parameters' norms instead of their squares, and modifying the gradients
+in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import CheckFailed, ok
+
+__all__ = ["clip_by_global_norm"]
+
+# Shapes of the lecture's one-hidden-layer softmax network, shrunk: dW1 (P, K1), db1 (K1,),
+# dW2 (K1, C), db2 (C,).
+_SHAPES = ((20, 8), (8,), (8, 3), (3,))
+_RTOL = 1e-5    # float64 arithmetic; leaves room for an epsilon of 1e-6 in c / (norm + eps)
+
+
+def _norm(grads):
+    return float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+
+
+def _reference(grads, c):
+    norm = _norm(grads)
+    factor = min(1.0, c / norm)
+    return [g * factor for g in grads], norm
+
+
+def _cases(rng):
+    """(description, grads, c): one to clip, one to leave alone, and one where only the joint
+    norm is above c (every single parameter's norm is below it)."""
+    big = [rng.standard_normal(s) * 3.0 for s in _SHAPES]
+    small = [rng.standard_normal(s) * 0.01 for s in _SHAPES]
+    spread = [rng.standard_normal(s) for s in _SHAPES]
+    per_param = [np.linalg.norm(g) for g in spread]
+    c_spread = 0.5 * (max(per_param) + _norm(spread))      # above each part, below the whole
+    return [
+        ("a large gradient (norm above c)", big, 1.0),
+        ("a small gradient (norm below c)", small, 1.0),
+        ("a gradient whose parameters are each below c but jointly above it", spread, c_spread),
+    ]
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(1e-12, np.abs(a) + np.abs(b)), initial=0.0))
+
+
+def _close(list_a, list_b):
+    return all(np.shape(a) == np.shape(b) and _rel(a, b) < _RTOL for a, b in zip(list_a, list_b))
+
+
+def _unpack(result, grads, where):
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise CheckFailed(f"{where}: return a pair (clipped, norm): the list of clipped gradients "
+                          f"and the norm before clipping; got {type(result).__name__}"
+                          + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
+    clipped, norm = result
+    if np.isscalar(clipped) and isinstance(norm, (list, tuple)):
+        raise CheckFailed(f"{where}: the pair is in the wrong order; return (clipped, norm)")
+    try:
+        clipped = list(clipped)
+    except TypeError:
+        raise CheckFailed(f"{where}: the first element must be a list of arrays, one per "
+                          f"parameter; got {type(clipped).__name__}") from None
+    if len(clipped) != len(grads):
+        raise CheckFailed(f"{where}: {len(grads)} gradients went in but {len(clipped)} came out; "
+                          f"return one clipped array per parameter")
+    for i, (a, g) in enumerate(zip(clipped, grads)):
+        if np.shape(a) != g.shape:
+            raise CheckFailed(f"{where}: clipped gradient {i} has shape {np.shape(a)}, but it must "
+                              f"keep the parameter's shape {g.shape}; clipping only rescales")
+    try:
+        norm = float(norm)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{where}: the norm must be a number, got {type(norm).__name__}") from None
+    return [np.asarray(a, dtype=np.float64) for a in clipped], norm
+
+
+def clip_by_global_norm(student_fn, seed=None):
+    """Check ``student_fn(grads, c) -> (clipped, norm)`` on fresh random gradients (see the
+    module docstring). Prints one line on success; raises :class:`CheckFailed` with a hint."""
+    rng = np.random.default_rng(seed)
+    for where, grads, c in _cases(rng):
+        where = f"{where}, c = {c:.3g}"
+        originals = [g.copy() for g in grads]
+        try:
+            result = student_fn(grads, c)
+        except Exception as err:  # report where it failed, in the student's terms
+            raise CheckFailed(f"{where}: your function raised {type(err).__name__}: {err}") from err
+        if any(not np.array_equal(g, o) for g, o in zip(grads, originals)):
+            raise CheckFailed(f"{where}: your function changed the gradients it was given (in "
+                              f"place, e.g. g *= factor). Return new arrays (g * factor) and "
+                              f"leave the inputs as they were.")
+        clipped, norm = _unpack(result, originals, where)
+        expected, true_norm = _reference(originals, c)
+        factor = min(1.0, c / true_norm)
+
+        norm_ok = abs(norm - true_norm) <= _RTOL * true_norm
+        if _close(clipped, expected) and norm_ok:
+            continue
+        hints = []
+        per_param = [g * min(1.0, c / np.linalg.norm(g)) for g in originals]
+        if not _close(clipped, expected):
+            if _close(clipped, per_param):
+                hints.append("You clipped each parameter by its own norm. The lecture's g is all "
+                             "parameters' gradients stacked into one vector: compute one norm "
+                             "sqrt(sum over parameters of sum(g**2)) and multiply every gradient "
+                             "by the same factor min(1, c/norm), so the direction of g is kept.")
+            elif factor == 1.0 and _close(clipped, [g * (c / true_norm) for g in originals]):
+                hints.append(f"The norm {true_norm:.3g} is already below c = {c:.3g}, so nothing "
+                             f"should change, but you scaled the gradient UP to length c. The "
+                             f"factor is min(1, c/norm): clipping only ever shortens.")
+            elif _close(clipped, [g * min(1.0, c / sum(np.linalg.norm(h) for h in originals))
+                                  for g in originals]):
+                hints.append("Your factor uses the sum of the parameters' norms. The global norm "
+                             "is the square root of the sum of all squared entries, "
+                             "sqrt(sum_k ||g_k||^2), not sum_k ||g_k||.")
+            else:
+                errors = ", ".join(f"{i}: {_rel(a, b):.1e}" for i, (a, b) in enumerate(zip(clipped, expected)))
+                got_norm = _norm(clipped)
+                flat_got = np.concatenate([a.ravel() for a in clipped])
+                flat_g = np.concatenate([g.ravel() for g in originals])
+                cos = float(flat_got @ flat_g / max(1e-300, np.linalg.norm(flat_got) * np.linalg.norm(flat_g)))
+                if cos < 1 - 1e-6:
+                    hints.append(f"Your result points in another direction than g (cosine "
+                                 f"{cos:.4f}, should be 1): clipping by norm only rescales, it "
+                                 f"never changes the ratios between entries (clipping each entry "
+                                 f"to [-c, c] would).")
+                hints.append(f"The clipped gradients differ from min(1, c/||g||) g (relative error "
+                             f"per parameter {errors}). Their joint norm is {got_norm:.4g}; it "
+                             f"should be {factor * true_norm:.4g}.")
+        if not norm_ok:
+            if abs(norm - factor * true_norm) <= _RTOL * true_norm and factor < 1:
+                hints.append(f"You returned the norm after clipping ({norm:.4g}, which is c). "
+                             f"Return the norm before clipping, {true_norm:.4g}: it is what "
+                             f"tells you how large the gradient really was.")
+            elif abs(norm - true_norm ** 2) <= _RTOL * true_norm ** 2:
+                hints.append(f"You returned the squared norm ({norm:.4g}); take its square root.")
+            else:
+                hints.append(f"The returned norm is {norm:.4g}; the norm of all gradients stacked "
+                             f"into one vector is {true_norm:.4g}.")
+        raise CheckFailed(f"{where}: " + " ".join(hints))
+    ok("clip_by_global_norm: one common factor min(1, c/||g||) for all parameters, direction "
+       "kept, small gradients untouched, pre-clip norm returned (3 cases)")
