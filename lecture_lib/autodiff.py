@@ -228,9 +228,9 @@ class Tensor:
 
     # ---- backpropagation -------------------------------------------------------------------
     def backward(self, grad=None):
-        """Fill ``.grad`` of every node this one depends on that requires a gradient.
+        r"""Fill ``.grad`` of every node this one depends on that requires a gradient.
 
-        ``grad`` is the seed $\\partial L/\\partial\\,\\mathrm{self}$; a scalar output needs none (seed 1).
+        ``grad`` is the seed $\partial L/\partial\,\mathrm{self}$; a scalar output needs none (seed 1).
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: none of its "

@@ -10,7 +10,7 @@ A step is forward, backward and an Adam update of the 784-128-10 softmax network
 (c) torch on the CPU (``nn.Sequential``, ``F.cross_entropy``, ``torch.optim.Adam``).
 
 All three start from the same weights (torch's initialization), use the same number of
-threads, and run interleaved, step by step, so that a busy machine slows them alike. The
+threads, and run in alternating blocks of 5 steps, so that a busy machine slows them alike. The
 median over ``--steps`` steps after warm-up is reported, with the achieved rate of the
 matrix products, $4NPK_1 + 6NK_1C$ floating-point operations per step (the forward products
 $XW_1$, $h_1W_2$ and the backward $h_1^\top dz$, $dz\,W_2^\top$, $X^\top dq_1$; $\partial L/\partial X$
@@ -33,6 +33,7 @@ from .data import load_mnist
 
 SIZES = (784, 128, 10)   # P, K1, C
 LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
+BLOCK = 5                # timed steps in a row of one implementation
 
 
 def set_threads(n):
@@ -45,6 +46,17 @@ def set_threads(n):
     threadpool_limits(limits=n, user_api="blas")
     blas = [f"{d['num_threads']} ({d['internal_api']})" for d in threadpool_info() if d["user_api"] == "blas"]
     return ", ".join(blas) or "unknown (no BLAS found by threadpoolctl)"
+
+
+def cpu_seconds():
+    """(CPU seconds used by all processes, by this one) so far; the first is None off Linux."""
+    own = sum(os.times()[:2])
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except OSError:
+        return None, own
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"), own   # minus idle, iowait
 
 
 def engine_stepper(torch_model, X, y):
@@ -142,7 +154,7 @@ def main(argv=None):
     if args.steps < 1 or args.warmup < 0:
         parser.error("--steps must be at least 1 and --warmup at least 0")
 
-    blas, load = set_threads(args.threads), os.getloadavg()[0]
+    blas = set_threads(args.threads)
     X, y = load_mnist("train")
     X, y = np.ascontiguousarray(X[:args.batch]), y[:args.batch]
     _ = torch.manual_seed(0)
@@ -158,13 +170,21 @@ def main(argv=None):
         for step in steppers.values():
             step()
     times = {name: [] for name in steppers}
-    for i in range(args.steps):                 # interleaved, in a rotating order
-        names = list(steppers)[i % 4:] + list(steppers)[:i % 4]
-        for name in names:
-            start = time.perf_counter()
+    (all_before, own_before), wall_before = cpu_seconds(), time.perf_counter()
+    # Blocks of BLOCK timed steps, implementations in turn (in a rotating order), each block
+    # after one untimed step that lets the previous library's idle worker threads, still
+    # spinning for a while, get out of the way.
+    for i in range(math.ceil(args.steps / BLOCK)):
+        for name in list(steppers)[i % 4:] + list(steppers)[:i % 4]:
             steppers[name]()
-            times[name].append(time.perf_counter() - start)
+            for _ in range(min(BLOCK, args.steps - i * BLOCK)):
+                start = time.perf_counter()
+                steppers[name]()
+                times[name].append(time.perf_counter() - start)
     ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+    (all_after, own_after), wall = cpu_seconds(), time.perf_counter() - wall_before
+    others = ("unknown" if all_before is None else
+              f"{max(0.0, (all_after - all_before) - (own_after - own_before)) / (wall * os.cpu_count()):.0%}")
 
     N, (P, K1, C) = args.batch, SIZES
     gflop = (4 * N * P * K1 + 6 * N * K1 * C) / 1e9
@@ -172,9 +192,9 @@ def main(argv=None):
               "matmul": "numpy's 5 matmuls only"}
     print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{C} softmax network, "
           f"N = {N} MNIST rows, float32")
-    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS {blas}; {os.cpu_count()} CPUs, "
-          f"load average {load:.1f}" + (" (busy: timings are unreliable, torch's most)" if load > 0.5 else ""))
-    print(f"median of {args.steps} steps after {args.warmup} warm-up, interleaved; "
+    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS {blas}; other processes used "
+          f"{others} of the {os.cpu_count()} CPUs while timing (more than a few % skews the figures)")
+    print(f"median of {args.steps} steps after {args.warmup} warm-up, in alternating blocks of {BLOCK}; "
           f"first loss {first['torch']:.4f} (all three agree)")
     print(f"matrix products: {gflop:.3f} GFLOP per step")
     print(f"{'implementation':<24}{'median ms':>10}{'vs torch':>10}{'GFLOP/s':>9}{'of matmul rate':>16}")
