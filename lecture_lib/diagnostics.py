@@ -224,21 +224,22 @@ def layer_table(trace):
     return pd.DataFrame(rows).set_index("layer")
 
 
-def dead_units(model, X, chunk=2000):
+def dead_units(model, X, chunk=2000, dtype=np.float64):
     r"""Which hidden units never activate on ``X: (N, P)``: a list of D boolean arrays (K_d,),
     True where $q_d \le 0$ for every one of the N rows (for a ReLU, $h_d = 0$ and
     $\partial L/\partial q_d = 0$ on the whole batch: the unit neither computes nor learns).
 
-    The forward pass runs in float64 (torch), ``chunk`` rows at a time (memory stays small)."""
+    The forward pass runs in torch, in ``dtype`` (float64 by default; float32 is about twice as
+    fast), ``chunk`` rows at a time (memory stays small)."""
     import torch
     layers, acts = layers_of(model)
-    layers = [(torch.from_numpy(np.asarray(W, np.float64)), torch.from_numpy(np.asarray(b, np.float64)))
+    layers = [(torch.from_numpy(np.asarray(W, dtype)), torch.from_numpy(np.asarray(b, dtype)))
               for W, b in layers[:-1]]
     ever = [torch.zeros(W.shape[1], dtype=torch.bool) for W, _ in layers]
     g = {"relu": torch.relu, "tanh": torch.tanh}
     with torch.no_grad():
         for start in range(0, len(X), chunk):
-            h = torch.from_numpy(np.asarray(X[start:start + chunk], dtype=np.float64))
+            h = torch.from_numpy(np.asarray(X[start:start + chunk], dtype=dtype))
             for d, (W, b) in enumerate(layers):
                 q = h @ W + b
                 ever[d] |= (q > 0).any(dim=0)
@@ -247,9 +248,9 @@ def dead_units(model, X, chunk=2000):
     return [~e for e in ever]
 
 
-def dead_fraction(model, X, chunk=2000):
+def dead_fraction(model, X, chunk=2000, dtype=np.float64):
     """Fraction of units in each hidden layer that never activate on ``X: (N, P)``: array (D,)."""
-    return np.array([dead.mean() for dead in dead_units(model, X, chunk)])
+    return np.array([dead.mean() for dead in dead_units(model, X, chunk, dtype)])
 
 
 def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=60, range=None,

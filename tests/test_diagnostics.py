@@ -139,6 +139,7 @@ def test_dead_units():
     model.layers[2].b.data = np.full(4, -100.0)                     # the whole second layer dead
     X = np.random.default_rng(1).standard_normal((50, 3))
     dead = dg.dead_units(model, X, chunk=7)                         # chunks must not matter
+    assert all(np.array_equal(a, b) for a, b in zip(dead, dg.dead_units(model, X, dtype=np.float32)))
     assert [d.shape for d in dead] == [(4,), (4,)]
     assert dead[0][0] and not dead[0][1] and dead[1].all()
     q1 = X @ model.layers[0].W.data + model.layers[0].b.data
