@@ -16,6 +16,9 @@ autodiff   a reverse-mode autodiff engine on numpy arrays
 nn, init, optim  layers, initializers, optimizers and gradient clipping for the engine
 twolayer   the lecture's two-layer ReLU network, differentiated by hand
 gradcheck  finite differences, relative errors and the three-way gradient check
+graph      draw an engine expression's computational graph; tabulate its nodes and gradients
+diagnostics  activations and gradients layer by layer in deep MLPs (exploding, vanishing, dead units)
+train      one training loop for engine and torch models, with divergence detection and clipping
 plotting   figure helpers shared by the chapters
 check      self-checks for the exercises, with hints in the lecture's terms
 execute    ``python -m lecture_lib.execute``: regenerate the notebooks' stored outputs
