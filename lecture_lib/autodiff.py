@@ -1,10 +1,11 @@
 r"""A reverse-mode automatic differentiation engine on numpy arrays.
 
 micrograd's engine with arrays in place of numbers. A :class:`Tensor` holds ``data`` (a numpy
-array) and, after ``backward()``, ``grad`` (an array of the same shape). Every operation builds
-an output node ``out`` and, right under it, a ``_backward`` that *adds* into its inputs' ``grad``
-the chain rule's contribution, $\partial L/\partial x \mathrel{+}= (\partial L/\partial\,
-\mathrm{out})\,(\partial\,\mathrm{out}/\partial x)$. In the lecture's letters a two-layer network is
+array) and, after ``backward()``, ``grad`` (an array of the same shape). Every operation computes
+its output and, right under it, defines ``_backward(g)``: given $g = \partial L/\partial\,\mathrm{out}$,
+it *adds* into each input's ``grad`` the chain rule's contribution,
+$\partial L/\partial x \mathrel{+}= g\,(\partial\,\mathrm{out}/\partial x)$. Then ``_node`` records the
+output, its inputs and that rule in the graph. In the lecture's letters a two-layer network is
 
     q1 = X @ W1 + b1      X: (N, P), W1: (P, K1), b1: (K1,), q1: (N, K1)
     h1 = relu(q1)
@@ -70,14 +71,19 @@ class Tensor:
 
     __array_ufunc__ = None     # make numpy defer: ndarray + Tensor calls Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False, _prev=(), _op=""):
+    def __init__(self, data, requires_grad=False, _prev=(), _op="", _grad_fn=None):
         data = np.asarray(data.data if isinstance(data, Tensor) else data)
         self.data = data if data.dtype.kind == "f" else data.astype(np.float64)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._prev = _prev                  # the inputs this node was computed from
         self._op = _op                      # the operation's name, for printing graphs
-        self._backward = lambda: None       # a leaf passes no gradient on
+        self._grad_fn = _grad_fn            # the operation's _backward(g); None for a leaf
+
+    def _backward(self):
+        """Pass this node's gradient on to its inputs, by its operation's rule."""
+        if self._grad_fn is not None:
+            self._grad_fn(self.grad)
 
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
@@ -113,56 +119,49 @@ class Tensor:
     # ---- elementwise arithmetic (with broadcasting) -------------------------------------
     def __add__(self, other):
         other = self._lift(other)
-        out = _node(self.data + other.data, (self, other), "+")
-        def _backward():
-            if self.requires_grad:  self._add_grad(out.grad)
-            if other.requires_grad: other._add_grad(out.grad)
-        out._backward = _backward
-        return out
+        data = self.data + other.data
+        def _backward(g):
+            if self.requires_grad:  self._add_grad(g)
+            if other.requires_grad: other._add_grad(g)
+        return _node(data, (self, other), "+", _backward)
 
     def __sub__(self, other):
         other = self._lift(other)
-        out = _node(self.data - other.data, (self, other), "-")
-        def _backward():
-            if self.requires_grad:  self._add_grad(out.grad)
-            if other.requires_grad: other._add_grad(-out.grad)
-        out._backward = _backward
-        return out
+        data = self.data - other.data
+        def _backward(g):
+            if self.requires_grad:  self._add_grad(g)
+            if other.requires_grad: other._add_grad(-g)
+        return _node(data, (self, other), "-", _backward)
 
     def __mul__(self, other):
         other = self._lift(other)
-        out = _node(self.data * other.data, (self, other), "*")
-        def _backward():
-            if self.requires_grad:  self._add_grad(out.grad * other.data)
-            if other.requires_grad: other._add_grad(out.grad * self.data)
-        out._backward = _backward
-        return out
+        data = self.data * other.data
+        def _backward(g):
+            if self.requires_grad:  self._add_grad(g * other.data)
+            if other.requires_grad: other._add_grad(g * self.data)
+        return _node(data, (self, other), "*", _backward)
 
     def __truediv__(self, other):
         other = self._lift(other)
-        out = _node(self.data / other.data, (self, other), "/")
-        def _backward():                                    # d(a/b)/db = -a/b^2 = -out/b
-            if self.requires_grad:  self._add_grad(out.grad / other.data)
-            if other.requires_grad: other._add_grad(-out.grad * out.data / other.data)
-        out._backward = _backward
-        return out
+        data = self.data / other.data
+        def _backward(g):                                   # d(a/b)/db = -a/b^2 = -(a/b)/b
+            if self.requires_grad:  self._add_grad(g / other.data)
+            if other.requires_grad: other._add_grad(-g * data / other.data)
+        return _node(data, (self, other), "/", _backward)
 
     def __neg__(self):
-        out = _node(-self.data, (self,), "neg")
-        def _backward():
-            self._add_grad(-out.grad)
-        out._backward = _backward
-        return out
+        def _backward(g):
+            self._add_grad(-g)
+        return _node(-self.data, (self,), "neg", _backward)
 
     def __pow__(self, exponent):
         if not isinstance(exponent, (int, float, np.integer, np.floating)):
             raise TypeError(f"Tensor ** exponent needs a number exponent, got {type(exponent).__name__}")
         exponent = exponent.item() if isinstance(exponent, np.generic) else exponent  # keep dtype
-        out = _node(self.data ** exponent, (self,), f"**{exponent}")
-        def _backward():
-            self._add_grad(out.grad * exponent * self.data ** (exponent - 1))
-        out._backward = _backward
-        return out
+        data = self.data ** exponent
+        def _backward(g):
+            self._add_grad(g * exponent * self.data ** (exponent - 1))
+        return _node(data, (self,), f"**{exponent}", _backward)
 
     __radd__ = __add__
     __rmul__ = __mul__
@@ -176,50 +175,41 @@ class Tensor:
         other = self._lift(other)
         if not (1 <= self.ndim <= 2 and 1 <= other.ndim <= 2):
             raise ValueError(f"@ supports 1-D and 2-D operands, got shapes {self.shape} and {other.shape}")
-        out = _node(self.data @ other.data, (self, other), "@")
-        def _backward():
+        data = self.data @ other.data
+        def _backward(g):
             # as numpy does, read a 1-D left operand as a row (1, k), a 1-D right one as a column (k, 1)
             a = self.data.reshape(1, -1) if self.ndim == 1 else self.data
             b = other.data.reshape(-1, 1) if other.ndim == 1 else other.data
-            g = out.grad.reshape(a.shape[0], b.shape[1])
+            g = g.reshape(a.shape[0], b.shape[1])
             if self.requires_grad:  self._add_grad((g @ b.T).reshape(self.shape))
             if other.requires_grad: other._add_grad((a.T @ g).reshape(other.shape))
-        out._backward = _backward
-        return out
+        return _node(data, (self, other), "@", _backward)
 
     @property
     def T(self):
-        out = _node(self.data.T, (self,), "T")
-        def _backward():
-            self._add_grad(out.grad.T)
-        out._backward = _backward
-        return out
+        def _backward(g):
+            self._add_grad(g.T)
+        return _node(self.data.T, (self,), "T", _backward)
 
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        out = _node(self.data.reshape(shape), (self,), "reshape")
-        def _backward():
-            self._add_grad(out.grad.reshape(self.shape))
-        out._backward = _backward
-        return out
+        def _backward(g):
+            self._add_grad(g.reshape(self.shape))
+        return _node(self.data.reshape(shape), (self,), "reshape", _backward)
 
     def __getitem__(self, index):
-        out = _node(self.data[index], (self,), "[]")
-        def _backward():
-            g = np.zeros_like(self.data)
-            np.add.at(g, index, out.grad)                   # a repeated index adds up
-            self._add_grad(g)
-        out._backward = _backward
-        return out
+        def _backward(g):
+            dx = np.zeros_like(self.data)
+            np.add.at(dx, index, g)                         # a repeated index adds up
+            self._add_grad(dx)
+        return _node(self.data[index], (self,), "[]", _backward)
 
     # ---- reductions ------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
-        out = _node(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
-        def _backward():                                     # every summand gets the sum's gradient
-            g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+        def _backward(g):                                   # every summand gets the sum's gradient
+            g = g if keepdims or axis is None else np.expand_dims(g, axis)
             self._add_grad(np.broadcast_to(g, self.shape))
-        out._backward = _backward
-        return out
+        return _node(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum", _backward)
 
     def mean(self, axis=None, keepdims=False):
         axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
@@ -267,10 +257,13 @@ class Tensor:
             node._backward()
 
 
-def _node(data, inputs, op):
-    """The output of an operation: a graph node iff gradients are on and some input needs one."""
+def _node(data, inputs, op, backward):
+    """Wrap an operation's output ``data``. If gradients are on and some input needs one, it
+    joins the graph: it keeps its inputs, the operation's name and its ``backward`` rule.
+    (The rule refers to the inputs, never to the output, so no reference cycle keeps a
+    finished graph alive: it is freed as soon as the last name for the loss goes.)"""
     if _grad_enabled and any(t.requires_grad for t in inputs):
-        return Tensor(data, requires_grad=True, _prev=inputs, _op=op)
+        return Tensor(data, requires_grad=True, _prev=inputs, _op=op, _grad_fn=backward)
     return Tensor(data)
 
 
@@ -282,48 +275,41 @@ def _tensor(x):
 def relu(x):
     """max(x, 0); its derivative is taken to be 0 at x = 0 (as torch)."""
     x = _tensor(x)
-    out = _node(np.maximum(x.data, 0), (x,), "relu")
-    def _backward():
-        x._add_grad(out.grad * (x.data > 0))
-    out._backward = _backward
-    return out
+    def _backward(g):
+        x._add_grad(g * (x.data > 0))
+    return _node(np.maximum(x.data, 0), (x,), "relu", _backward)
 
 
 def sigmoid(x):
     r"""$\sigma(x) = 1/(1 + e^{-x})$, computed without overflow; $\sigma' = \sigma(1 - \sigma)$."""
     x = _tensor(x)
-    out = _node(_sigmoid(x.data), (x,), "sigmoid")
-    def _backward():
-        x._add_grad(out.grad * out.data * (1 - out.data))
-    out._backward = _backward
-    return out
+    s = _sigmoid(x.data)
+    def _backward(g):
+        x._add_grad(g * s * (1 - s))
+    return _node(s, (x,), "sigmoid", _backward)
 
 
 def tanh(x):
     x = _tensor(x)
-    out = _node(np.tanh(x.data), (x,), "tanh")
-    def _backward():
-        x._add_grad(out.grad * (1 - out.data ** 2))
-    out._backward = _backward
-    return out
+    t = np.tanh(x.data)
+    def _backward(g):
+        x._add_grad(g * (1 - t ** 2))
+    return _node(t, (x,), "tanh", _backward)
 
 
 def exp(x):
     x = _tensor(x)
-    out = _node(np.exp(x.data), (x,), "exp")
-    def _backward():
-        x._add_grad(out.grad * out.data)
-    out._backward = _backward
-    return out
+    e = np.exp(x.data)
+    def _backward(g):
+        x._add_grad(g * e)
+    return _node(e, (x,), "exp", _backward)
 
 
 def log(x):
     x = _tensor(x)
-    out = _node(np.log(x.data), (x,), "log")
-    def _backward():
-        x._add_grad(out.grad / x.data)
-    out._backward = _backward
-    return out
+    def _backward(g):
+        x._add_grad(g / x.data)
+    return _node(np.log(x.data), (x,), "log", _backward)
 
 
 # ---- softmax and losses --------------------------------------------------------------------
@@ -334,11 +320,10 @@ def log_softmax(x, axis=-1):
     """
     x = _tensor(x)
     shifted = x.data - x.data.max(axis=axis, keepdims=True)
-    out = _node(shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True)), (x,), "log_softmax")
-    def _backward():
-        x._add_grad(out.grad - np.exp(out.data) * out.grad.sum(axis=axis, keepdims=True))
-    out._backward = _backward
-    return out
+    logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    def _backward(g):
+        x._add_grad(g - np.exp(logp) * g.sum(axis=axis, keepdims=True))
+    return _node(logp, (x,), "log_softmax", _backward)
 
 
 def softmax_cross_entropy(logits, labels):
@@ -362,13 +347,12 @@ def softmax_cross_entropy(logits, labels):
     shifted = logits.data - logits.data.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     sum_e = e.sum(axis=1, keepdims=True)
-    out = _node(-(shifted[rows, labels] - np.log(sum_e[:, 0])).mean(), (logits,), "cross_entropy")
-    def _backward():
-        dz = e / sum_e                                       # softmax(z), a fresh array
+    loss = -(shifted[rows, labels] - np.log(sum_e[:, 0])).mean()
+    def _backward(g):
+        dz = e / sum_e                                      # softmax(z), a fresh array
         dz[rows, labels] -= 1
-        logits._add_grad(dz * (out.grad / N))
-    out._backward = _backward
-    return out
+        logits._add_grad(dz * (g / N))
+    return _node(loss, (logits,), "cross_entropy", _backward)
 
 
 def binary_cross_entropy_with_logits(z, y):
@@ -381,11 +365,9 @@ def binary_cross_entropy_with_logits(z, y):
     y = z._lift(y)
     if y.shape != z.shape:
         raise ValueError(f"targets y must have the shape of the logits z {z.shape}, got {y.shape}")
-    loss = np.maximum(z.data, 0) - z.data * y.data + np.log1p(np.exp(-np.abs(z.data)))
-    out = _node(loss.mean(), (z, y), "bce_with_logits")
-    def _backward():
-        scale = out.grad / loss.size
+    losses = np.maximum(z.data, 0) - z.data * y.data + np.log1p(np.exp(-np.abs(z.data)))
+    def _backward(g):
+        scale = g / z.data.size
         if z.requires_grad: z._add_grad((_sigmoid(z.data) - y.data) * scale)
         if y.requires_grad: y._add_grad(-z.data * scale)
-    out._backward = _backward
-    return out
+    return _node(losses.mean(), (z, y), "bce_with_logits", _backward)

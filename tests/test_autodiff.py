@@ -6,7 +6,9 @@ values and gradients. Tolerances, stated once:
   float64 arithmetic, up to summation order; 1e-7 leaves room for that and nothing else);
 - float32: 1e-4, the same measure (float32 rounding, ~1e-7 per operation, grows with sums).
 """
+import gc
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -292,6 +294,30 @@ def test_no_grad_builds_no_graph():
         with no_grad():
             raise ZeroDivisionError
     assert (w * 2).requires_grad
+
+
+def test_finished_graph_is_freed_at_once():
+    # With the cycle collector off, a graph must be freed as soon as the loss is dropped: a
+    # backward rule that referred to its own output would make a reference cycle, and every
+    # training step's activations would pile up in memory until the collector ran (gigabytes
+    # for full-batch MNIST). Under no_grad, an output must not keep its inputs alive either.
+    gc.disable()
+    try:
+        x = Tensor(np.ones(3), requires_grad=True)
+        h = ad.tanh(x * 2)
+        loss = (h * h).sum()
+        loss.backward()
+        ref = weakref.ref(h)
+        del h, loss
+        assert ref() is None, "a finished graph stayed alive"
+        with no_grad():
+            a = x * 2
+            ref = weakref.ref(a)
+            y = ad.relu(a)
+            del a
+        assert ref() is None and y.data.shape == (3,), "a no_grad output kept its input alive"
+    finally:
+        gc.enable()
 
 
 def test_requires_grad_only_if_some_input_does():
