@@ -11,6 +11,7 @@ def test_bench_runs_and_ends_with_json():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"engine_vs_torch", "numpy_vs_torch", "engine_ms", "torch_ms", "numpy_ms"}
+    assert set(summary) == {"engine_vs_torch", "numpy_vs_torch", "engine_ms", "torch_ms", "numpy_ms",
+                            "load_train_ms"}
     assert all(v > 0 for v in summary.values())
     assert "(a) autodiff engine" in result.stdout and "GFLOP/s" in result.stdout
