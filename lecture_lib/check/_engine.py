@@ -1,13 +1,22 @@
 r"""Self-check for a new operation added to the autodiff engine (chapter 5, "The autodiff engine").
 
 The student writes an operation on :class:`lecture_lib.autodiff.Tensor` in the engine's style:
-compute ``out = autodiff._node(data, inputs, "name")``, then define ``out._backward`` that adds
-each input's share of ``out.grad`` into its gradient with ``x._add_grad(...)``. The check runs it
-next to the same operation in torch (float64) on random inputs, including inputs of different
-shapes that broadcast and an input used twice, and says whether the **forward** or the
-**backward** pass is wrong, for which input, and by how much.
+compute the output ``data``, define the backward rule ``_backward(g)``, which receives the
+upstream gradient ``g`` $= \partial L/\partial\,\mathrm{out}$ and adds each input's share into its
+gradient with ``x._add_grad(g * local gradient)``, and return
+``autodiff._node(data, inputs, "name", _backward)``. The rule refers to the inputs, never to the
+output (no ``out.grad``): otherwise output and rule form a reference cycle that keeps every
+finished graph in memory until Python's cycle collector runs.
+
+The check runs the operation next to the same operation in torch (float64) on random inputs,
+including inputs of different shapes that broadcast and an input used twice, and says whether
+the **forward** or the **backward** pass is wrong, for which input, and by how much; last, it
+checks that the output is freed as soon as nothing refers to it (no cycle through the rule).
 """
 from __future__ import annotations
+
+import gc
+import weakref
 
 import numpy as np
 
@@ -16,6 +25,10 @@ from ._base import CheckFailed, ok
 __all__ = ["engine_op"]
 
 TOL = 1e-7   # float64: the engine and torch do the same arithmetic up to summation order
+
+NODE_SIGNATURE = ("autodiff._node(data, inputs, op_name, backward), where backward(g) receives the "
+                  "upstream gradient g = dL/d out and calls x._add_grad(g * local gradient) for "
+                  "each input x")
 
 # Input shapes: one op of one input, or of two inputs that broadcast against each other.
 UNARY_SHAPES = (((5,),), ((3, 4),), ((),))
@@ -32,6 +45,30 @@ def _shapes(shapes):
     return " and ".join(str(s) for s in shapes)
 
 
+def _raised(where, what, err, in_backward=False):
+    """The CheckFailed for an exception ``err`` raised while running ``what`` (the student's
+    backward rule if ``in_backward``), with a hint when it is a typical slip in the engine's
+    convention for backward rules."""
+    text = f"{where}: {what} raised {type(err).__name__}: {err}"
+    if isinstance(err, TypeError) and "_node()" in str(err) and "backward" in str(err):
+        text += f". Give _node the backward rule as its fourth argument: {NODE_SIGNATURE}"
+    elif in_backward and isinstance(err, TypeError) and "positional argument" in str(err):
+        text += (". The engine calls the backward rule with one argument, the upstream gradient: "
+                 "define it as def _backward(g): ..., and use g where micrograd uses out.grad")
+    elif in_backward and isinstance(err, NameError) and "'out'" in str(err):
+        text += (". The backward rule must not refer to the output: it receives the output's "
+                 "gradient as its argument g (def _backward(g): ..., then x._add_grad(g * ...))")
+    return CheckFailed(text)
+
+
+def _backward(out, upstream, where, name):
+    """``out.backward(upstream)``, with an exception in the student's rule explained."""
+    try:
+        out.backward(upstream)
+    except Exception as err:
+        raise _raised(where, f"backward() through {name}", err, in_backward=True) from err
+
+
 def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=None):
     """Check ``student_op(*tensors) -> Tensor`` against ``torch_op(*torch_tensors)``.
 
@@ -42,8 +79,9 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
 
     For two inputs the shapes broadcast: (5,) with (5,), (3, 4) with (4,), (3, 4) with (3, 1),
     (2, 3) with a scalar. The backward pass is driven by a random upstream gradient (so every
-    output entry weighs differently) and compared input by input. A last test uses the
-    operation twice on the same inputs, whose gradients must add up.
+    output entry weighs differently) and compared input by input. Then the operation is used
+    twice on the same inputs, whose gradients must add up, and last its output must be freed
+    by reference counting alone (with the cycle collector off) once nothing refers to it.
     """
     import torch
 
@@ -61,10 +99,10 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
         try:
             out = student_op(*xs)
         except Exception as err:
-            raise CheckFailed(f"{where}: {name} raised {type(err).__name__}: {err}") from err
+            raise _raised(where, name, err) from err
         if not isinstance(out, Tensor):
             raise CheckFailed(f"{where}: {name} returned {type(out).__name__}, not an engine Tensor; "
-                              f"build the output with autodiff._node(data, inputs, op_name)")
+                              f"build the output with {NODE_SIGNATURE}")
         return xs, out
 
     for shapes in cases:
@@ -88,17 +126,19 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
         # ---- backward, with a random upstream gradient
         if not out.requires_grad:
             raise CheckFailed(f"{where}: the output does not require a gradient, so backward() cannot "
-                              f"reach the inputs. Create it with autodiff._node(data, (inputs...), "
-                              f"op_name), which links it to its inputs")
+                              f"reach the inputs. Create it with _node, which links the output to its "
+                              f"inputs and its backward rule: {NODE_SIGNATURE}")
         upstream = rng.standard_normal(ref.shape)
-        out.backward(upstream)
+        _backward(out, upstream, where, name)
         tout.backward(torch.tensor(upstream))
         for letter, x, t in zip(letters, xs, ts):
             want = t.grad.numpy()
             if x.grad is None:
+                rule = ("the output has no backward rule (_node got None)" if out._grad_fn is None
+                        else f"its backward rule never calls {letter}._add_grad")
                 raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None after "
-                                  f"backward(). Set out._backward to a function that calls "
-                                  f"{letter}._add_grad(upstream * local gradient)")
+                                  f"backward(): {rule}. Give _node a rule def _backward(g): ... that "
+                                  f"calls {letter}._add_grad(g * local gradient)")
             got = np.asarray(x.grad)
             if got.shape != want.shape:
                 raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad has shape "
@@ -117,7 +157,7 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
             local_only = ts1[letters.index(letter)].grad.numpy()
             if _err(got, local_only) < 1e-6:
                 msg += (" It equals the local gradient alone: multiply it by the upstream gradient "
-                        "out.grad (the chain rule: local times upstream)")
+                        "g, the backward rule's argument (the chain rule: local times upstream)")
             elif _err(got, -want) < 1e-6:
                 msg += " It has the wrong sign"
             raise CheckFailed(msg)
@@ -130,8 +170,8 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
     try:
         total = (student_op(*xs) + 2 * student_op(*xs)).sum()
     except Exception as err:
-        raise CheckFailed(f"{where}: {name} raised {type(err).__name__}: {err}") from err
-    total.backward()
+        raise _raised(where, name, err) from err
+    _backward(total, None, where, name)
     ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
     (torch_op(*ts) + 2 * torch_op(*ts)).sum().backward()
     for letter, x, t in zip(letters, xs, ts):
@@ -145,5 +185,26 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
                               f"contributions: gradients must ACCUMULATE. Use "
                               f"{letter}._add_grad(...) (which adds), never {letter}.grad = ...")
         raise CheckFailed(f"{where}: {letter}.grad differs from torch's by {error:.1e}")
+
+    # ---- memory: the output must be freed as soon as the last name for it goes
+    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    collector_was_on = gc.isenabled()
+    gc.disable()                    # reference counting alone frees what no cycle holds
+    try:
+        out = student_op(*xs)
+        alive = weakref.ref(out)
+        del out
+        kept_alive = alive() is not None
+    finally:
+        if collector_was_on:
+            gc.enable()
+    if kept_alive:
+        raise CheckFailed(f"{name}: the gradients are right, but its output is not freed when the last "
+                          f"name for it goes: something it refers to refers back to it, most likely "
+                          f"the backward rule reading out.grad (or out.data). That reference cycle "
+                          f"(out -> rule -> out) keeps every finished graph, activations included, in "
+                          f"memory until Python's cycle collector runs. Use the rule's argument g "
+                          f"instead of out.grad (and, if the rule needs the output's values, the "
+                          f"data array, not the output Tensor)")
     ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} input shapes"
-       + (", broadcasting included," if arity == 2 else "") + " and gradients accumulate when it is used twice")
+       + (", broadcasting included;" if arity == 2 else ";") + " gradients accumulate when it is used twice, and no reference cycle keeps its output alive")
