@@ -17,7 +17,8 @@ same order, and their loss curves differ only by floating-point rounding.
 
 Divergence: the loss (and the gradient norm) is checked at every step, *before* the update,
 so a model whose loss became nan or inf keeps the parameters that produced it. Steps, epochs and
-batches are counted from 0, so ``history.step_loss[:diverged_at]`` are the finite losses.
+batches are counted from 0: ``diverged_at`` is the index the failing step's loss would have had,
+and ``history.step_loss`` holds the ``diverged_at`` finite losses before it.
 """
 from __future__ import annotations
 

@@ -18,3 +18,4 @@ from ._gradients import (gradients, grad_W1, grad_W2, grad_h1, grad_b1, relu_bac
 from ._gradient_flow import depth_to_exceed, initializer, layer_grad_norms
 from ._clipping import clip_by_global_norm
 from ._engine import engine_op
+from ._metrics import log_loss_and_error
