@@ -258,6 +258,37 @@ def _n_outputs(run):
     return z.shape[1]
 
 
+class _NotebookLine:
+    """A file for tqdm inside a Jupyter kernel: it keeps only the bar's latest state and shows it
+    as one display that is updated in place. A plain stream would store every state, and the
+    rendered book would show each as a line of its own."""
+
+    encoding = "utf-8"                      # tqdm draws unicode blocks only for a unicode file
+
+    def __init__(self, display=None):
+        if display is None:
+            from IPython.display import display
+        self._text = ""
+        self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def write(self, s):
+        state = s.split("\r")[-1].rstrip()
+        if state:
+            self._text = state
+
+    def flush(self):
+        self._handle.update({"text/plain": self._text}, raw=True)
+
+
+def _progress_file():
+    """Where the progress bar goes: a display updated in place in Jupyter, else stdout."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if type(shell).__name__ == "ZMQInteractiveShell":
+        return _NotebookLine()
+    return sys.stdout
+
+
 # ---- the loop -----------------------------------------------------------------------------------
 def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None, seed=0,
         on_nonfinite="raise", progress=True, desc=None):
@@ -275,7 +306,8 @@ def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None
     on_nonfinite : at the first nan or inf loss (or gradient norm), ``"raise"`` raises
         :class:`NonFiniteLossError`; ``"stop"`` prints the message and returns the history
         so far. Either way no update is made with the non-finite gradient.
-    progress : show a tqdm bar over epochs (on stdout, with the epoch's loss); desc labels it.
+    progress : show a tqdm bar over epochs with the epoch's loss (on stdout; in Jupyter as one
+        display updated in place); ``desc`` labels it.
 
     Returns a :class:`History`.
     """
@@ -296,8 +328,8 @@ def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None
     N = len(y)
     rng = np.random.default_rng(seed)
     history = History(batches_per_epoch=math.ceil(N / batch_size))
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", file=sys.stdout, disable=not progress,
-               ncols=90, mininterval=1.0)
+    bar = tqdm(range(epochs), desc=desc, unit="epoch", file=_progress_file() if progress else sys.stdout,
+               disable=not progress, ncols=90, mininterval=1.0)
     start = time.perf_counter()
     # numpy's overflow warnings would only repeat what the divergence check below reports
     with np.errstate(over="ignore", invalid="ignore"):

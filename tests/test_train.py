@@ -259,3 +259,22 @@ def test_softmax_network_has_the_lecture_parameter_counts():
     counts = [sum(p.numel() for p in train.softmax_network(h).parameters())
               for h in ([128], [128, 128], [128, 128, 128])]
     assert counts == [101_770, 118_282, 134_794]
+
+
+def test_in_jupyter_the_bar_is_one_display_updated_in_place():
+    # In a kernel, tqdm writes "\r<state>" many times; the stored notebook (and the book) must
+    # keep only the final state, not one line per update. A fake display stands in for IPython's.
+    class Handle:
+        def __init__(self):
+            self.shown = []
+
+        def update(self, data, raw):
+            self.shown.append(data["text/plain"])
+
+    handle = Handle()
+    line = train._NotebookLine(display=lambda data, raw, display_id: handle)
+    from tqdm import tqdm
+    for _ in tqdm(range(3), file=line, desc="demo", ncols=60, mininterval=0):
+        pass
+    assert handle.shown and all("\r" not in s and "\n" not in s for s in handle.shown)
+    assert "demo" in handle.shown[-1] and "3/3" in handle.shown[-1] and "█" in handle.shown[-1]
