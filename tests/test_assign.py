@@ -434,3 +434,37 @@ def test_real_chapters(tmp_path):
         student_code = [c.source for c in student.cells if c.cell_type == "code"]
         for check in checks:
             assert check in student_code, f"{path.name}: self-check cell lost:\n{check}"
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="chapters/ has no notebooks yet")
+def test_real_chapters_stubs_compile_and_raise(tmp_path):
+    # Failing: a stub is missing for some solution region (the student would see a cell that
+    # silently does nothing), or stubbing left a cell that is not valid Python.
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    to_python = TransformerManager().transform_cell
+    out = tmp_path / "student"
+    assign(REPO / "chapters", out)
+    for path in CHAPTERS:
+        source = nbformat.read(path, as_version=4)
+        student = nbformat.read(out / path.relative_to(REPO / "chapters"), as_version=4)
+        regions = sum(line.strip() == "### BEGIN SOLUTION"
+                      for c in source.cells if c.cell_type == "code" for line in c.source.splitlines())
+        stubs = 0
+        for i, cell in enumerate(student.cells):
+            if cell.cell_type != "code" or "# YOUR CODE HERE" not in cell.source:
+                continue
+            lines = cell.source.splitlines()
+            for k, line in enumerate(lines):
+                if line.strip() == "# YOUR CODE HERE":
+                    stubs += 1
+                    indent = line[: len(line) - len(line.lstrip())]
+                    assert lines[k + 1] == indent + "raise NotImplementedError()", (
+                        f"{path.name} cell {i}: the stub does not raise NotImplementedError")
+            compile(to_python(cell.source), f"{path.name}:cell{i}", "exec")
+            if not cell.source.lstrip().startswith(("def ", "class ", "@")) and \
+                    lines[0].strip() == "# YOUR CODE HERE":
+                with pytest.raises(NotImplementedError):   # top-level stub: running it raises
+                    exec(compile(to_python(cell.source), path.name, "exec"), {})
+        assert stubs >= regions and regions > 0 or stubs == regions == 0, (
+            f"{path.name}: {regions} solution regions but {stubs} stubs")
