@@ -42,14 +42,25 @@ def test_nbval_markers_are_spelt_exactly(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_ignored_cells_are_followed_by_an_assertion(path):
-    # An ignored cell checks nothing by itself; its result must be asserted in a band.
-    cells = _code_cells(path)
-    for i, cell in enumerate(cells):
-        if "NBVAL_IGNORE_OUTPUT" in _markers(cell) and "assert" not in cell.source:
-            following = cells[i + 1].source if i + 1 < len(cells) else ""
-            assert re.search(r"\bassert\b|check\.", following), (
-                f"{path.name} code cell {i} ignores its output but neither it nor the next cell asserts anything")
+def test_ignored_cells_are_asserted_in_their_section(path):
+    # An ignored cell checks nothing by itself: its results must be asserted in a band by a
+    # cell of the same section (between two headings of level 1 or 2), usually the next one.
+    nb = nbformat.read(path, as_version=4)
+    sections, current = [], []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and re.match(r"#{1,2} ", cell.source):
+            sections.append(current)
+            current = []
+        elif cell.cell_type == "code":
+            current.append(cell)
+    sections.append(current)
+    asserts = re.compile(r"\bassert\b|check\.")
+    for cells in sections:
+        ignored = [c for c in cells if "NBVAL_IGNORE_OUTPUT" in _markers(c)]
+        if ignored:
+            assert any(asserts.search(c.source) for c in cells), (
+                f"{path.name}: a section ignores the output of\n{ignored[0].source[:300]}\n"
+                f"but no cell of that section asserts anything")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
