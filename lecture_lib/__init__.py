@@ -21,8 +21,9 @@ diagnostics  activations and gradients layer by layer in deep MLPs (exploding, v
 train      one training loop for engine and torch models, with divergence detection and clipping
 plotting   figure helpers shared by the chapters
 check      self-checks for the exercises, with hints in the lecture's terms
-execute    ``python -m lecture_lib.execute``: regenerate the notebooks' stored outputs
-assign     ``python -m lecture_lib.assign``: student notebooks without solutions
 bench      ``python -m lecture_lib.bench``: engine vs numpy vs torch step times
+
+The tools that instructors and maintainers run (regenerating outputs, student notebooks, the
+student edition of the book, the nbgrader course) live in the separate package ``coursetools``.
 """
 __version__ = "0.1.0"

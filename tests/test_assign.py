@@ -1,4 +1,4 @@
-"""Tests for lecture_lib.assign: instructor notebooks -> student notebooks.
+"""Tests for coursetools.assign: instructor notebooks -> student notebooks.
 
 The synthetic notebooks follow CONTRIBUTING.md ("Exercises"): an exercise, a gated solution
 (prose, then a code cell with nbgrader markers inside a def), a single-cell {solution}
@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from lecture_lib.assign import AssignError, assign, make_student_notebook
+from coursetools.assign import AssignError, assign, make_student_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,7 +119,7 @@ def digest(folder):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lecture_lib.assign", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "coursetools.assign", *map(str, args)],
                           capture_output=True, text=True, cwd=REPO)
 
 
@@ -372,7 +372,7 @@ FENCE = re.compile(r"^ {0,3}(`{3,}|:{3,})\s*\{(solution|solution-start|solution-
 
 def source_solutions(nb):
     """(solution lines, lines outside solutions, self-check sources) of an instructor
-    notebook, found with this test's own small parser, not with lecture_lib.assign.
+    notebook, found with this test's own small parser, not with coursetools.assign.
     Lines are stripped; solution lines are code between markers, code cells inside a gated
     solution without markers, and markdown inside {solution} or solution-start/end."""
     solution, outside, checks, gated = set(), set(), [], False

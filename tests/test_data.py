@@ -157,3 +157,39 @@ def test_not_gzip_with_matching_checksum(copy_dir):
 
 def test_data_error_is_a_value_error():
     assert issubclass(DataError, ValueError)
+
+
+def test_binary_task_keeps_threes_and_fives_in_file_order(train):
+    # The one binary task of chapters 2-5: a wrong filter or label convention changes every
+    # gradient those chapters show.
+    from lecture_lib.data import binary_task
+    X, digits = train
+    Xb, yb = binary_task(X, digits, n=50)
+    rows = np.flatnonzero((digits == 3) | (digits == 5))[:50]
+    np.testing.assert_array_equal(Xb, X[rows].astype(np.float64))
+    assert Xb.dtype == np.float64 and yb.tolist() == (digits[rows] == 3).astype(float).tolist()
+    assert 0 < yb.sum() < 50
+    with pytest.raises(ValueError, match=r"asked for n = 100000 images"):
+        binary_task(X, digits, n=100_000)
+    with pytest.raises(ValueError, match=r"X: \(N, P\)"):
+        binary_task(X[:, :5].ravel(), digits)
+
+
+def test_validation_split_is_fixed_disjoint_and_covers_the_training_set(train):
+    # A split that moved between calls, overlapped, or dropped images would let choices leak
+    # information or change between chapters.
+    from lecture_lib.data import train_validation_split, validation_indices
+    X, y = train
+    (Xf, yf), (Xv, yv) = train_validation_split(X, y)
+    assert Xf.shape == (50_000, 784) and Xv.shape == (10_000, 784)
+    val = validation_indices()
+    np.testing.assert_array_equal(val, validation_indices())
+    np.testing.assert_array_equal(Xv, X[val])
+    fit = np.setdiff1d(np.arange(60_000), val)
+    np.testing.assert_array_equal(yf, y[fit])
+    assert len(np.intersect1d(fit, val)) == 0 and len(fit) + len(val) == 60_000
+    # Random, not a block: every digit appears in about its training proportion.
+    share = np.bincount(yv, minlength=10) / 10_000
+    assert np.all(np.abs(share - np.bincount(y) / 60_000) < 0.01)
+    with pytest.raises(ValueError, match="X has N = 60000 rows but y has 5"):
+        train_validation_split(X, y[:5])

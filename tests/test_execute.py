@@ -1,10 +1,10 @@
-"""`python -m lecture_lib.execute` stores outputs and never changes a notebook's sources."""
+"""`python -m coursetools.execute` stores outputs and never changes a notebook's sources."""
 import hashlib
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lecture_lib.execute import main
+from coursetools.execute import main
 
 
 def _write(path, cells):

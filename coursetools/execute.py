@@ -1,7 +1,7 @@
 """Regenerate the stored outputs of the book's notebooks.
 
-    python -m lecture_lib.execute                       # every notebook under chapters/
-    python -m lecture_lib.execute chapters/01_*.ipynb   # some notebooks
+    python -m coursetools.execute                       # every notebook under chapters/
+    python -m coursetools.execute chapters/01_*.ipynb   # some notebooks
 
 Each notebook runs top to bottom in a fresh kernel (the same Python as this command),
 with the notebook's own directory as working directory, exactly as nbval runs it. Only
@@ -68,7 +68,7 @@ def execute_notebook(path: Path, timeout: int = 1800) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lecture_lib.execute", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m coursetools.execute", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to execute (default: every chapters/*.ipynb)")

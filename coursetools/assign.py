@@ -5,9 +5,9 @@ For instructors
 The notebooks under ``chapters/`` are the instructor version: they hold the solutions. To
 hand out notebooks without them::
 
-    python -m lecture_lib.assign chapters --out student          # every notebook, recursively
-    python -m lecture_lib.assign chapters --out student --force  # overwrite earlier output
-    python -m lecture_lib.assign --single chapters/02_computational_graphs.ipynb --out student
+    python -m coursetools.assign chapters --out student          # every notebook, recursively
+    python -m coursetools.assign chapters --out student --force  # overwrite earlier output
+    python -m coursetools.assign --single chapters/02_computational_graphs.ipynb --out student
 
 In each student notebook (see CONTRIBUTING.md, "Exercises", for how solutions are marked):
 
@@ -30,7 +30,7 @@ the book is built from student notebooks: generate them into a folder of their o
 book files next to them (the copied ``_toc.yml`` then points at the student chapters), and
 build that folder::
 
-    python -m lecture_lib.assign chapters --out student/chapters
+    python -m coursetools.assign chapters --out student/chapters
     cp _config.yml _toc.yml intro.md references.md references.bib student/
     jupyter-book build student
 
@@ -369,7 +369,7 @@ def format_reports(reports):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m lecture_lib.assign",
+        prog="python -m coursetools.assign",
         description="Write student notebooks (solutions stubbed, solution prose removed, "
                     "outputs cleared) from the instructor notebooks.")
     parser.add_argument("source", nargs="?", help="folder of instructor notebooks")
