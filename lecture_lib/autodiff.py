@@ -4,7 +4,7 @@ micrograd's engine with arrays in place of numbers. A :class:`Tensor` holds ``da
 array) and, after ``backward()``, ``grad`` (an array of the same shape). Every operation computes
 its output and, right under it, defines ``_backward(g)``: given $g = \partial L/\partial\,\mathrm{out}$,
 it *adds* into each input's ``grad`` the chain rule's contribution,
-$\partial L/\partial x \mathrel{+}= g\,(\partial\,\mathrm{out}/\partial x)$. Then ``_node`` records the
+$\partial L/\partial x \mathrel{+}= g\,(\partial\,\mathrm{out}/\partial x)$. Then ``make_node`` records the
 output, its inputs and that rule in the graph. In the lecture's letters a two-layer network is
 
     q1 = X @ W1 + b1      X: (N, P), W1: (P, K1), b1: (K1,), q1: (N, K1)
@@ -30,7 +30,7 @@ import contextlib
 
 import numpy as np
 
-__all__ = ["Tensor", "no_grad", "relu", "sigmoid", "tanh", "exp", "log", "log_softmax",
+__all__ = ["Tensor", "make_node", "no_grad", "relu", "sigmoid", "tanh", "exp", "log", "log_softmax",
            "softmax_cross_entropy", "binary_cross_entropy_with_logits"]
 
 _grad_enabled = True
@@ -111,7 +111,7 @@ class Tensor:
         """Wrap a constant (number or array) as a Tensor with this tensor's dtype."""
         return other if isinstance(other, Tensor) else Tensor(np.asarray(other, self.dtype))
 
-    def _add_grad(self, g):
+    def add_grad(self, g):
         """Accumulate ``g``, summed back to this tensor's shape, into ``self.grad``."""
         g = _unbroadcast(g, self.shape).astype(self.dtype, copy=False)
         self.grad = g if self.grad is None else self.grad + g
@@ -121,38 +121,38 @@ class Tensor:
         other = self._lift(other)
         data = self.data + other.data
         def _backward(g):
-            if self.requires_grad:  self._add_grad(g)
-            if other.requires_grad: other._add_grad(g)
-        return _node(data, (self, other), "+", _backward)
+            if self.requires_grad:  self.add_grad(g)
+            if other.requires_grad: other.add_grad(g)
+        return make_node(data, (self, other), "+", _backward)
 
     def __sub__(self, other):
         other = self._lift(other)
         data = self.data - other.data
         def _backward(g):
-            if self.requires_grad:  self._add_grad(g)
-            if other.requires_grad: other._add_grad(-g)
-        return _node(data, (self, other), "-", _backward)
+            if self.requires_grad:  self.add_grad(g)
+            if other.requires_grad: other.add_grad(-g)
+        return make_node(data, (self, other), "-", _backward)
 
     def __mul__(self, other):
         other = self._lift(other)
         data = self.data * other.data
         def _backward(g):
-            if self.requires_grad:  self._add_grad(g * other.data)
-            if other.requires_grad: other._add_grad(g * self.data)
-        return _node(data, (self, other), "*", _backward)
+            if self.requires_grad:  self.add_grad(g * other.data)
+            if other.requires_grad: other.add_grad(g * self.data)
+        return make_node(data, (self, other), "*", _backward)
 
     def __truediv__(self, other):
         other = self._lift(other)
         data = self.data / other.data
         def _backward(g):                                   # d(a/b)/db = -a/b^2 = -(a/b)/b
-            if self.requires_grad:  self._add_grad(g / other.data)
-            if other.requires_grad: other._add_grad(-g * data / other.data)
-        return _node(data, (self, other), "/", _backward)
+            if self.requires_grad:  self.add_grad(g / other.data)
+            if other.requires_grad: other.add_grad(-g * data / other.data)
+        return make_node(data, (self, other), "/", _backward)
 
     def __neg__(self):
         def _backward(g):
-            self._add_grad(-g)
-        return _node(-self.data, (self,), "neg", _backward)
+            self.add_grad(-g)
+        return make_node(-self.data, (self,), "neg", _backward)
 
     def __pow__(self, exponent):
         if not isinstance(exponent, (int, float, np.integer, np.floating)):
@@ -160,8 +160,8 @@ class Tensor:
         exponent = exponent.item() if isinstance(exponent, np.generic) else exponent  # keep dtype
         data = self.data ** exponent
         def _backward(g):
-            self._add_grad(g * exponent * self.data ** (exponent - 1))
-        return _node(data, (self,), f"**{exponent}", _backward)
+            self.add_grad(g * exponent * self.data ** (exponent - 1))
+        return make_node(data, (self,), f"**{exponent}", _backward)
 
     __radd__ = __add__
     __rmul__ = __mul__
@@ -181,35 +181,35 @@ class Tensor:
             a = self.data.reshape(1, -1) if self.ndim == 1 else self.data
             b = other.data.reshape(-1, 1) if other.ndim == 1 else other.data
             g = g.reshape(a.shape[0], b.shape[1])
-            if self.requires_grad:  self._add_grad((g @ b.T).reshape(self.shape))
-            if other.requires_grad: other._add_grad((a.T @ g).reshape(other.shape))
-        return _node(data, (self, other), "@", _backward)
+            if self.requires_grad:  self.add_grad((g @ b.T).reshape(self.shape))
+            if other.requires_grad: other.add_grad((a.T @ g).reshape(other.shape))
+        return make_node(data, (self, other), "@", _backward)
 
     @property
     def T(self):
         def _backward(g):
-            self._add_grad(g.T)
-        return _node(self.data.T, (self,), "T", _backward)
+            self.add_grad(g.T)
+        return make_node(self.data.T, (self,), "T", _backward)
 
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         def _backward(g):
-            self._add_grad(g.reshape(self.shape))
-        return _node(self.data.reshape(shape), (self,), "reshape", _backward)
+            self.add_grad(g.reshape(self.shape))
+        return make_node(self.data.reshape(shape), (self,), "reshape", _backward)
 
     def __getitem__(self, index):
         def _backward(g):
             dx = np.zeros_like(self.data)
             np.add.at(dx, index, g)                         # a repeated index adds up
-            self._add_grad(dx)
-        return _node(self.data[index], (self,), "[]", _backward)
+            self.add_grad(dx)
+        return make_node(self.data[index], (self,), "[]", _backward)
 
     # ---- reductions ------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
         def _backward(g):                                   # every summand gets the sum's gradient
             g = g if keepdims or axis is None else np.expand_dims(g, axis)
-            self._add_grad(np.broadcast_to(g, self.shape))
-        return _node(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum", _backward)
+            self.add_grad(np.broadcast_to(g, self.shape))
+        return make_node(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum", _backward)
 
     def mean(self, axis=None, keepdims=False):
         axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
@@ -252,12 +252,12 @@ class Tensor:
         for node in order:
             if node._prev:
                 node.grad = None            # an intermediate's gradient is this pass's only
-        self._add_grad(grad)
+        self.add_grad(grad)
         for node in reversed(order):
             node._backward()
 
 
-def _node(data, inputs, op, backward):
+def make_node(data, inputs, op, backward):
     """Wrap an operation's output ``data``. If gradients are on and some input needs one, it
     joins the graph: it keeps its inputs, the operation's name and its ``backward`` rule.
     (The rule refers to the inputs, never to the output, so no reference cycle keeps a
@@ -276,8 +276,8 @@ def relu(x):
     """max(x, 0); its derivative is taken to be 0 at x = 0 (as torch)."""
     x = _tensor(x)
     def _backward(g):
-        x._add_grad(g * (x.data > 0))
-    return _node(np.maximum(x.data, 0), (x,), "relu", _backward)
+        x.add_grad(g * (x.data > 0))
+    return make_node(np.maximum(x.data, 0), (x,), "relu", _backward)
 
 
 def sigmoid(x):
@@ -285,31 +285,31 @@ def sigmoid(x):
     x = _tensor(x)
     s = _sigmoid(x.data)
     def _backward(g):
-        x._add_grad(g * s * (1 - s))
-    return _node(s, (x,), "sigmoid", _backward)
+        x.add_grad(g * s * (1 - s))
+    return make_node(s, (x,), "sigmoid", _backward)
 
 
 def tanh(x):
     x = _tensor(x)
     t = np.tanh(x.data)
     def _backward(g):
-        x._add_grad(g * (1 - t ** 2))
-    return _node(t, (x,), "tanh", _backward)
+        x.add_grad(g * (1 - t ** 2))
+    return make_node(t, (x,), "tanh", _backward)
 
 
 def exp(x):
     x = _tensor(x)
     e = np.exp(x.data)
     def _backward(g):
-        x._add_grad(g * e)
-    return _node(e, (x,), "exp", _backward)
+        x.add_grad(g * e)
+    return make_node(e, (x,), "exp", _backward)
 
 
 def log(x):
     x = _tensor(x)
     def _backward(g):
-        x._add_grad(g / x.data)
-    return _node(np.log(x.data), (x,), "log", _backward)
+        x.add_grad(g / x.data)
+    return make_node(np.log(x.data), (x,), "log", _backward)
 
 
 # ---- softmax and losses --------------------------------------------------------------------
@@ -322,8 +322,8 @@ def log_softmax(x, axis=-1):
     shifted = x.data - x.data.max(axis=axis, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     def _backward(g):
-        x._add_grad(g - np.exp(logp) * g.sum(axis=axis, keepdims=True))
-    return _node(logp, (x,), "log_softmax", _backward)
+        x.add_grad(g - np.exp(logp) * g.sum(axis=axis, keepdims=True))
+    return make_node(logp, (x,), "log_softmax", _backward)
 
 
 def softmax_cross_entropy(logits, labels):
@@ -351,8 +351,8 @@ def softmax_cross_entropy(logits, labels):
     def _backward(g):
         dz = e / sum_e                                      # softmax(z), a fresh array
         dz[rows, labels] -= 1
-        logits._add_grad(dz * (g / N))
-    return _node(loss, (logits,), "cross_entropy", _backward)
+        logits.add_grad(dz * (g / N))
+    return make_node(loss, (logits,), "cross_entropy", _backward)
 
 
 def binary_cross_entropy_with_logits(z, y):
@@ -368,6 +368,6 @@ def binary_cross_entropy_with_logits(z, y):
     losses = np.maximum(z.data, 0) - z.data * y.data + np.log1p(np.exp(-np.abs(z.data)))
     def _backward(g):
         scale = g / z.data.size
-        if z.requires_grad: z._add_grad((_sigmoid(z.data) - y.data) * scale)
-        if y.requires_grad: y._add_grad(-z.data * scale)
-    return _node(losses.mean(), (z, y), "bce_with_logits", _backward)
+        if z.requires_grad: z.add_grad((_sigmoid(z.data) - y.data) * scale)
+        if y.requires_grad: y.add_grad(-z.data * scale)
+    return make_node(losses.mean(), (z, y), "bce_with_logits", _backward)

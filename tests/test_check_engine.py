@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lecture_lib import autodiff
-from lecture_lib.autodiff import Tensor, _node, _unbroadcast
+from lecture_lib.autodiff import Tensor, make_node, _unbroadcast
 from lecture_lib import check
 from lecture_lib.check import CheckFailed
 
@@ -15,16 +15,16 @@ from lecture_lib.check import CheckFailed
 # adds into the inputs; it never refers to the output (no reference cycle out -> rule -> out).
 def maximum(x, y):
     def _backward(g):
-        if x.requires_grad: x._add_grad(g * (x.data >= y.data))
-        if y.requires_grad: y._add_grad(g * (x.data < y.data))
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+        if x.requires_grad: x.add_grad(g * (x.data >= y.data))
+        if y.requires_grad: y.add_grad(g * (x.data < y.data))
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
 
 
 def softplus(x):
     data = np.maximum(x.data, 0) + np.log1p(np.exp(-np.abs(x.data)))
     def _backward(g):
-        x._add_grad(g * autodiff._sigmoid(x.data))
-    return _node(data, (x,), "softplus", _backward)
+        x.add_grad(g * autodiff._sigmoid(x.data))
+    return make_node(data, (x,), "softplus", _backward)
 
 
 def test_passes_correct_ops(capsys):
@@ -41,7 +41,7 @@ def test_restores_the_cycle_collector(capsys):
 
 
 def wrong_forward(x, y):
-    return _node(np.minimum(x.data, y.data), (x, y), "maximum", lambda g: None)
+    return make_node(np.minimum(x.data, y.data), (x, y), "maximum", lambda g: None)
 
 
 def no_node(x, y):                       # no graph: a plain Tensor has no inputs and no rule
@@ -49,84 +49,84 @@ def no_node(x, y):                       # no graph: a plain Tensor has no input
 
 
 def no_backward(x, y):                   # a node, but its rule is missing
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", None)
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", None)
 
 
 def rule_does_nothing(x, y):
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", lambda g: None)
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", lambda g: None)
 
 
-def old_node_call(x, y):                 # micrograd's convention: _node without the rule
-    out = _node(np.maximum(x.data, y.data), (x, y), "maximum")
+def old_node_call(x, y):                 # micrograd's convention: make_node without the rule
+    out = make_node(np.maximum(x.data, y.data), (x, y), "maximum")
     def _backward():
-        x._add_grad(out.grad * (x.data >= y.data))
-        y._add_grad(out.grad * (x.data < y.data))
+        x.add_grad(out.grad * (x.data >= y.data))
+        y.add_grad(out.grad * (x.data < y.data))
     out._backward = _backward
     return out
 
 
 def rule_without_g(x, y):                # a rule that takes no argument
     def _backward():
-        x._add_grad(x.data >= y.data)
-        y._add_grad(x.data < y.data)
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+        x.add_grad(x.data >= y.data)
+        y.add_grad(x.data < y.data)
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
 
 
 def rule_reads_undefined_out(x, y):      # out.grad in a rule whose output has no name
     def _backward(g):
-        x._add_grad(out.grad * (x.data >= y.data))  # noqa: F821
-        y._add_grad(out.grad * (x.data < y.data))   # noqa: F821
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+        x.add_grad(out.grad * (x.data >= y.data))  # noqa: F821
+        y.add_grad(out.grad * (x.data < y.data))   # noqa: F821
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
 
 
 def rule_reads_out(x, y):                # right gradients, but out -> rule -> out is a cycle
     def _backward(g):
-        x._add_grad(out.grad * (x.data >= y.data))
-        y._add_grad(out.grad * (x.data < y.data))
-    out = _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+        x.add_grad(out.grad * (x.data >= y.data))
+        y.add_grad(out.grad * (x.data < y.data))
+    out = make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
     return out
 
 
 def no_upstream(x, y):
     def _backward(g):
-        x._add_grad(np.broadcast_to(x.data >= y.data, g.shape).astype(float))
-        y._add_grad(np.broadcast_to(x.data < y.data, g.shape).astype(float))
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+        x.add_grad(np.broadcast_to(x.data >= y.data, g.shape).astype(float))
+        y.add_grad(np.broadcast_to(x.data < y.data, g.shape).astype(float))
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
 
 
 def no_unbroadcast(x, y):                # assigns g * mask, of the output's shape
     def _backward(g):
         x.grad = g * (x.data >= y.data)
         y.grad = g * (x.data < y.data)
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
 
 
 def overwrite(x, y):                     # right shape, but assigns instead of adding
     def _backward(g):
         x.grad = _unbroadcast(g * (x.data >= y.data), x.shape)
         y.grad = _unbroadcast(g * (x.data < y.data), y.shape)
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
 
 
 def swapped_masks(x, y):                 # the gradient goes to the smaller input
     def _backward(g):
-        x._add_grad(g * (x.data < y.data))
-        y._add_grad(g * (x.data >= y.data))
-    return _node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
+        x.add_grad(g * (x.data < y.data))
+        y.add_grad(g * (x.data >= y.data))
+    return make_node(np.maximum(x.data, y.data), (x, y), "maximum", _backward)
 
 
 def softplus_wrong_sign(x):
     def _backward(g):
-        x._add_grad(-g * autodiff._sigmoid(x.data))
-    return _node(np.logaddexp(0, x.data), (x,), "softplus", _backward)
+        x.add_grad(-g * autodiff._sigmoid(x.data))
+    return make_node(np.logaddexp(0, x.data), (x,), "softplus", _backward)
 
 
 @pytest.mark.parametrize("student, arity, hint", [
     (wrong_forward, 2, "the FORWARD pass is wrong"),
     (no_node, 2, "does not require a gradient"),
-    (no_backward, 2, r"x.grad is None .*no backward rule \(_node got None\)"),
-    (rule_does_nothing, 2, "x.grad is None .*never calls x._add_grad"),
-    (old_node_call, 2, "Give _node the backward rule as its fourth argument"),
+    (no_backward, 2, r"x.grad is None .*no backward rule \(make_node got None\)"),
+    (rule_does_nothing, 2, "x.grad is None .*never calls x.add_grad"),
+    (old_node_call, 2, "Give make_node the backward rule as its fourth argument"),
     (rule_without_g, 2, "calls the backward rule with one argument"),
     (rule_reads_undefined_out, 2, "must not refer to the output"),
     (rule_reads_out, 2, r"not freed .*out\.grad"),

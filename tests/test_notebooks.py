@@ -3,7 +3,9 @@
 nbval proves that each notebook reproduces its stored outputs; these tests catch what nbval
 cannot: a cell nbval silently compares because its marker is misspelt, an ignored cell with
 no assertion after it, a notebook stored without outputs or with an error in them, a chapter
-missing from the table of contents.
+missing from the table of contents, code wider than the book's column, a chapter too long to
+read, a figure without number or caption, a glued number that nothing computes, and exercise
+cells that nbgrader could not release or grade.
 """
 import re
 from pathlib import Path
@@ -27,8 +29,11 @@ def _markers(cell):
             if line.strip().startswith("#")} & MARKERS
 
 
-def test_there_are_chapters():
-    assert len(NOTEBOOKS) >= 1
+def test_every_toc_chapter_is_a_notebook_here():
+    # The reverse of test_in_table_of_contents: a toc entry without its notebook breaks the
+    # build, and an empty glob would make every parametrized rule below pass vacuously.
+    toc = re.findall(r"file: chapters/(\S+)", (ROOT / "_toc.yml").read_text())
+    assert toc and sorted(toc) == [p.stem for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -79,3 +84,200 @@ def test_in_table_of_contents(path):
     # A chapter missing from _toc.yml is silently left out of the book.
     toc = (ROOT / "_toc.yml").read_text()
     assert f"file: chapters/{path.stem}" in toc, f"{path.name} is not in _toc.yml"
+
+
+# --------------------------------------------------------------------------- layout
+MAX_CODE_LINE = 88      # the rendered book's code column shows about 88 characters
+MAX_CELLS = 62          # "at most 60 cells a chapter", with a little slack
+
+
+def _chapter(path):
+    return "ch" + path.name[:2]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_books_column(path):
+    # A longer line disappears behind a horizontal scroll bar on the page.
+    long = [(i, line) for i, cell in enumerate(_code_cells(path))
+            for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE]
+    assert not long, (f"{path.name}: {len(long)} code lines longer than {MAX_CODE_LINE} "
+                      f"characters, e.g. code cell {long[0][0]}: {long[0][1]!r}" if long else "")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_length(path):
+    # A chapter of 80 cells is two chapters: split it where its story splits.
+    n = len(nbformat.read(path, as_version=4).cells)
+    assert n <= MAX_CELLS, f"{path.name} has {n} cells (at most {MAX_CELLS})"
+
+
+# --------------------------------------------------------------------------- figures
+NUMREF = re.compile(r"\{numref\}`(?:[^`<]*<)?(fig-[\w-]+)>?`")
+
+
+def _images(cell):
+    return [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})
+            or "image/svg+xml" in o.get("data", {})]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_are_numbered_captioned_and_referred_to(path):
+    # numfig only numbers a figure that has a name and a caption; a figure nobody refers to
+    # by number is one the prose does not explain.
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    referred = set(NUMREF.findall(prose))
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not _images(cell):
+            continue
+        where = f"{path.name} cell {i}"
+        assert len(_images(cell)) == 1, f"{where} draws {len(_images(cell))} figures (one)"
+        fig = cell.metadata.get("mystnb", {}).get("figure", {})
+        name, caption = fig.get("name", ""), fig.get("caption", "")
+        assert name.startswith(f"fig-{_chapter(path)}-"), (
+            f"{where}: figure without metadata mystnb.figure.name 'fig-{_chapter(path)}-...'")
+        assert len(caption.split()) >= 5, f"{where}: {name} needs a caption saying what to notice"
+        assert name in referred, f"{where}: no {{numref}}`{name}` in the chapter's prose"
+
+
+def test_figure_names_are_unique_in_the_book():
+    names = [c.metadata["mystnb"]["figure"]["name"] for p in NOTEBOOKS
+             for c in nbformat.read(p, as_version=4).cells
+             if c.metadata.get("mystnb", {}).get("figure", {}).get("name")]
+    dupes = {n for n in names if names.count(n) > 1}
+    assert not dupes, f"figure names used twice: {sorted(dupes)}"
+
+
+# --------------------------------------------------------------------------- glue
+GLUE_REF = re.compile(r"\{glue(?::\w+)?\}`([^`]+)`")
+
+
+def _glued(nb):
+    """{name: cell index} of every value the notebook glues."""
+    found = {}
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                found[name] = i
+    return found
+
+
+def _glue_key(ref):
+    """('chapters/05_x.ipynb' or None, key) of a glue reference 'path::key:format'."""
+    doc, _, rest = ref.rpartition("::")
+    key = rest.split(":", 1)[0] if ":" in rest else rest
+    return (doc or None), key
+
+
+def _all_refs():
+    pages = [(p, "\n".join(c.source for c in nbformat.read(p, as_version=4).cells
+                             if c.cell_type == "markdown")) for p in NOTEBOOKS]
+    pages += [(p, p.read_text()) for p in sorted(ROOT.glob("*.md"))
+              if p.name not in ("README.md", "CONTRIBUTING.md")]
+    return [(p, ref) for p, text in pages for ref in GLUE_REF.findall(text)]
+
+
+def test_every_glue_reference_has_a_glued_value():
+    # A reference to a name no cell glues is a number nothing computes (and a build warning).
+    glued = {p.relative_to(ROOT).as_posix(): _glued(nbformat.read(p, as_version=4))
+             for p in NOTEBOOKS}
+    for page, ref in _all_refs():
+        doc, key = _glue_key(ref)
+        target = doc if doc else page.relative_to(ROOT).as_posix()
+        if doc and page.parent != ROOT:                     # relative to the page's folder
+            target = (page.parent / doc).resolve().relative_to(ROOT).as_posix()
+        assert key in glued.get(target, {}), f"{page.name}: glue reference {ref!r} has no value"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glue_names_belong_to_the_chapter_and_not_to_exercises(path):
+    # Names are global in the book; exercise cells lose their outputs in the student edition.
+    nb = nbformat.read(path, as_version=4)
+    for name, i in _glued(nb).items():
+        assert name.startswith(f"{_chapter(path)}_"), f"{path.name}: glue name {name!r}"
+        assert not nb.cells[i].metadata.get("nbgrader"), (
+            f"{path.name} cell {i}: an exercise cell glues {name!r}")
+
+
+# --------------------------------------------------------------------------- exercises
+EXERCISE = re.compile(r"```\{exercise\}[^\n]*\n:label: (ex-[\w-]+)")
+POINTS = re.compile(r"\*\*\((\d+) points?\b")
+GRADE_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+
+def _nbgrader(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def _exercises(nb):
+    """[(label, index of its cell, points stated in its text)] in order."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        m = cell.cell_type == "markdown" and EXERCISE.search(cell.source)
+        if m:
+            pts = POINTS.search(cell.source)
+            found.append((m.group(1), i, int(pts.group(1)) if pts else None))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_carry_nbgrader_metadata_and_their_points(path):
+    # nbgrader refuses solution regions outside solution cells, needs unique grade_ids and
+    # points on graded cells; a student must see in the text what each exercise is worth.
+    nb = nbformat.read(path, as_version=4)
+    exercises = _exercises(nb)
+    assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercises (at least 3)"
+    ids = [_nbgrader(c)["grade_id"] for c in nb.cells if _nbgrader(c).get("grade_id")]
+    assert len(ids) == len(set(ids)), f"{path.name}: a grade_id is used twice"
+    points = {label: 0 for label, _, _ in exercises}
+    for i, cell in enumerate(nb.cells):
+        meta, where = _nbgrader(cell), f"{path.name} cell {i}"
+        if "### BEGIN SOLUTION" in cell.source or "### BEGIN HIDDEN TESTS" in cell.source:
+            assert meta, f"{where} has nbgrader markers but no nbgrader metadata"
+        if not meta:
+            continue
+        assert meta.get("schema_version") == 3 and GRADE_ID.match(meta.get("grade_id", "")), where
+        label = next((lab for lab in points if meta["grade_id"].startswith(lab + "-")), None)
+        assert label, f"{where}: grade_id {meta['grade_id']!r} names no exercise of the chapter"
+        if "### BEGIN SOLUTION" in cell.source:
+            assert meta.get("solution"), f"{where}: solution markers in a non-solution cell"
+        if meta.get("grade"):
+            assert meta.get("points", 0) > 0, f"{where}: a graded cell without points"
+            points[label] += meta["points"]
+            if cell.cell_type == "code" and not meta.get("solution"):
+                assert meta.get("locked"), f"{where}: a test cell must be locked"
+    for label, i, stated in exercises:
+        assert points[label] > 0, f"{path.name}: exercise {label} has no graded cell"
+        assert stated == points[label], (
+            f"{path.name}: exercise {label} states {stated} points in its text, its graded "
+            f"cells carry {points[label]}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_hidden_tests_are_hidden_from_the_books(path):
+    # Hidden tests appear in no rendered book (remove-cell) and are nothing but the hidden
+    # region, so the released cell is empty and nbgrader restores it when grading.
+    nb = nbformat.read(path, as_version=4)
+    hidden = [(i, c) for i, c in enumerate(nb.cells) if "### BEGIN HIDDEN TESTS" in c.source]
+    assert hidden, f"{path.name}: no hidden tests"
+    for i, cell in hidden:
+        lines = [ln.strip() for ln in cell.source.strip().splitlines()]
+        assert lines[0] == "### BEGIN HIDDEN TESTS" and lines[-1] == "### END HIDDEN TESTS", (
+            f"{path.name} cell {i}: a hidden-test cell holds only the hidden region")
+        assert "remove-cell" in cell.metadata.get("tags", []), f"{path.name} cell {i}"
+        assert _nbgrader(cell).get("grade") and _nbgrader(cell).get("locked"), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_graded_notebook_has_setup_cells(path):
+    # The graded notebook is the exercises plus the cells tagged assignment-setup; without
+    # them the exercises run without their imports and data.
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "assignment-setup" in c.metadata.get("tags", [])]
+    assert tagged and all(c.cell_type == "code" for c in tagged), path.name
+    heading = [i for i, c in enumerate(nb.cells)
+               if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    assert len(heading) == 1, f"{path.name}: one '## Exercises' heading"
+    assert all(nb.cells.index(c) < heading[0] for c in tagged), (
+        f"{path.name}: assignment-setup cells come before the exercises")

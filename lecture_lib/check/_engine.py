@@ -3,8 +3,8 @@ r"""Self-check for a new operation added to the autodiff engine (chapter 5, "The
 The student writes an operation on :class:`lecture_lib.autodiff.Tensor` in the engine's style:
 compute the output ``data``, define the backward rule ``_backward(g)``, which receives the
 upstream gradient ``g`` $= \partial L/\partial\,\mathrm{out}$ and adds each input's share into its
-gradient with ``x._add_grad(g * local gradient)``, and return
-``autodiff._node(data, inputs, "name", _backward)``. The rule refers to the inputs, never to the
+gradient with ``x.add_grad(g * local gradient)``, and return
+``autodiff.make_node(data, inputs, "name", _backward)``. The rule refers to the inputs, never to the
 output (no ``out.grad``): otherwise output and rule form a reference cycle that keeps every
 finished graph in memory until Python's cycle collector runs.
 
@@ -26,8 +26,8 @@ __all__ = ["engine_op"]
 
 TOL = 1e-7   # float64: the engine and torch do the same arithmetic up to summation order
 
-NODE_SIGNATURE = ("autodiff._node(data, inputs, op_name, backward), where backward(g) receives the "
-                  "upstream gradient g = dL/d out and calls x._add_grad(g * local gradient) for "
+NODE_SIGNATURE = ("autodiff.make_node(data, inputs, op_name, backward), where backward(g) receives the "
+                  "upstream gradient g = dL/d out and calls x.add_grad(g * local gradient) for "
                   "each input x")
 
 # Input shapes: one op of one input, or of two inputs that broadcast against each other.
@@ -50,14 +50,14 @@ def _raised(where, what, err, in_backward=False):
     backward rule if ``in_backward``), with a hint when it is a typical slip in the engine's
     convention for backward rules."""
     text = f"{where}: {what} raised {type(err).__name__}: {err}"
-    if isinstance(err, TypeError) and "_node()" in str(err) and "backward" in str(err):
-        text += f". Give _node the backward rule as its fourth argument: {NODE_SIGNATURE}"
+    if isinstance(err, TypeError) and "make_node()" in str(err) and "backward" in str(err):
+        text += f". Give make_node the backward rule as its fourth argument: {NODE_SIGNATURE}"
     elif in_backward and isinstance(err, TypeError) and "positional argument" in str(err):
         text += (". The engine calls the backward rule with one argument, the upstream gradient: "
                  "define it as def _backward(g): ..., and use g where micrograd uses out.grad")
     elif in_backward and isinstance(err, NameError) and "'out'" in str(err):
         text += (". The backward rule must not refer to the output: it receives the output's "
-                 "gradient as its argument g (def _backward(g): ..., then x._add_grad(g * ...))")
+                 "gradient as its argument g (def _backward(g): ..., then x.add_grad(g * ...))")
     return CheckFailed(text)
 
 
@@ -126,7 +126,7 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
         # ---- backward, with a random upstream gradient
         if not out.requires_grad:
             raise CheckFailed(f"{where}: the output does not require a gradient, so backward() cannot "
-                              f"reach the inputs. Create it with _node, which links the output to its "
+                              f"reach the inputs. Create it with make_node, which links the output to its "
                               f"inputs and its backward rule: {NODE_SIGNATURE}")
         upstream = rng.standard_normal(ref.shape)
         _backward(out, upstream, where, name)
@@ -134,17 +134,17 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
         for letter, x, t in zip(letters, xs, ts):
             want = t.grad.numpy()
             if x.grad is None:
-                rule = ("the output has no backward rule (_node got None)" if out._grad_fn is None
-                        else f"its backward rule never calls {letter}._add_grad")
+                rule = ("the output has no backward rule (make_node got None)" if out._grad_fn is None
+                        else f"its backward rule never calls {letter}.add_grad")
                 raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None after "
-                                  f"backward(): {rule}. Give _node a rule def _backward(g): ... that "
-                                  f"calls {letter}._add_grad(g * local gradient)")
+                                  f"backward(): {rule}. Give make_node a rule def _backward(g): ... that "
+                                  f"calls {letter}.add_grad(g * local gradient)")
             got = np.asarray(x.grad)
             if got.shape != want.shape:
                 raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad has shape "
                                   f"{got.shape}, but {letter} has shape {want.shape}. An input that was "
                                   f"broadcast gets the SUM of the gradients of all the entries it was "
-                                  f"copied to: pass the gradient through {letter}._add_grad, which sums "
+                                  f"copied to: pass the gradient through {letter}.add_grad, which sums "
                                   f"it back to {letter}'s shape (the engine's _unbroadcast)")
             error = _err(got, want)
             if error < TOL:
@@ -183,7 +183,7 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
         if _err(got, want / 3) < 1e-6 or _err(got, 2 * want / 3) < 1e-6:
             raise CheckFailed(f"{where}: {letter}.grad holds only one of the two operations' "
                               f"contributions: gradients must ACCUMULATE. Use "
-                              f"{letter}._add_grad(...) (which adds), never {letter}.grad = ...")
+                              f"{letter}.add_grad(...) (which adds), never {letter}.grad = ...")
         raise CheckFailed(f"{where}: {letter}.grad differs from torch's by {error:.1e}")
 
     # ---- memory: the output must be freed as soon as the last name for it goes
