@@ -1,10 +1,8 @@
 """The autodiff engine against torch.autograd, op by op, on random shapes and values.
 
 Each test runs the same expression through the engine and through torch in float64 and compares
-values and gradients. Tolerances, stated once:
-- float64: 1e-7 relative to the largest entry of the reference (both libraries do the same
-  float64 arithmetic, up to summation order; 1e-7 leaves room for that and nothing else);
-- float32: 1e-4, the same measure (float32 rounding, ~1e-7 per operation, grows with sums).
+values and gradients, with the tolerances of tests/conftest.py (float64 1e-7, float32 1e-4,
+relative to the largest entry of the reference).
 """
 import gc
 import sys
@@ -17,19 +15,10 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lecture_lib import autodiff as ad
+from conftest import RTOL32, assert_close
 from lecture_lib.autodiff import Tensor, no_grad
 
-RTOL64, RTOL32 = 1e-7, 1e-4
 FAST = settings(max_examples=40, deadline=None)
-
-
-def assert_close(actual, expected, rtol=RTOL64):
-    """|actual - expected| <= rtol * (largest |expected| entry, at least 1)."""
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    actual = np.asarray(actual)
-    assert actual.shape == expected.shape, f"shape {actual.shape} != torch's {expected.shape}"
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
 
 
 def compare_with_torch(engine_fn, torch_fn, *arrays, seed=0):

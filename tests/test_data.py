@@ -42,11 +42,16 @@ def test_test_split_and_raw_unflattened_pixels(train):
     np.testing.assert_array_equal(y_raw, train[1])
 
 
-def test_returned_arrays_are_writable_copies():
-    # A read-only view of the decompressed buffer would make in-place preprocessing fail.
-    X, y = load_mnist("test", normalize=False)
-    X[0, 0] = 1
-    y[0] = 1
+@pytest.mark.parametrize("normalize", [False, True])
+def test_returned_arrays_are_writable_copies(normalize):
+    # A read-only view of the decompressed buffer would make in-place preprocessing fail;
+    # a view shared between calls would let one chapter's edit leak into the next load.
+    X, y = load_mnist("test", normalize=normalize)
+    assert X.flags.writeable and y.flags.writeable
+    assert X.flags.owndata and y.flags.owndata
+    X[0, 0], y[0] = 1, 1
+    X2, y2 = load_mnist("test", normalize=normalize)
+    assert X2[0, 0] == 0 and y2[0] == 7          # the first test image is a 7, its corner blank
 
 
 def test_unknown_split_lists_the_valid_ones():
@@ -155,8 +160,13 @@ def test_not_gzip_with_matching_checksum(copy_dir):
         load_mnist("test", data_dir=copy_dir)
 
 
-def test_data_error_is_a_value_error():
-    assert issubclass(DataError, ValueError)
+def test_a_damaged_file_can_be_caught_as_a_value_error(copy_dir):
+    # Callers that guard loading with `except ValueError` (bad input, as for a wrong split)
+    # must also catch a damaged file; a DataError outside ValueError would escape them.
+    (copy_dir / "t10k-images-idx3-ubyte.gz").write_bytes(b"damaged")
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: SHA-256 mismatch") as info:
+        load_mnist("test", data_dir=copy_dir)
+    assert type(info.value) is DataError
 
 
 def test_binary_task_keeps_threes_and_fives_in_file_order(train):

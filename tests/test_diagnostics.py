@@ -1,28 +1,19 @@
 """lecture_lib.diagnostics: the hand-written chain of a deep MLP against the engine and torch.
 
-Tolerances, stated once:
-- float64: 1e-7 relative to the largest entry of the reference (the same arithmetic, up to the
-  order of summation; nothing else may differ);
-- statistics of random draws are not tested here (see test_nn_optim.py for the initializers).
+Tolerances: float64 1e-7 relative to the largest entry of the reference (tests/conftest.py);
+statistics of random draws are not tested here (see test_nn_optim.py for the initializers).
 """
 import matplotlib
 import numpy as np
 import pytest
 import torch
 
+from conftest import RTOL64, assert_close
 from lecture_lib import diagnostics as dg
 from lecture_lib import nn
 from lecture_lib.autodiff import Tensor, softmax_cross_entropy
 
 matplotlib.use("Agg")
-RTOL64 = 1e-7
-
-
-def assert_close(actual, expected, rtol=RTOL64):
-    expected, actual = np.asarray(expected), np.asarray(actual)
-    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}"
-    scale = max(1e-300, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
 
 
 def small_problem(activation="relu", seed=0):

@@ -1,30 +1,20 @@
 """Initializers, layers, optimizers and gradient clipping, against their definitions and torch.
 
-Tolerances, stated once:
-- float64: 1e-7 relative to the largest entry of the reference (the same arithmetic up to
-  rounding order); optimizer trajectories are compared as displacements from the starting
-  point, so that an error in a step of size lr is not hidden by the size of the parameters;
-- float32: 1e-4, the same measure (float32 rounding accumulated over a 784-term product);
-- sample variances: 5% relative, more than 10 standard errors for 120,000 draws
+Tolerances: float64 1e-7 and float32 1e-4 relative to the largest entry of the reference
+(tests/conftest.py); optimizer trajectories are compared as displacements from the starting
+point, so that an error in a step of size lr is not hidden by the size of the parameters;
+sample variances: 5% relative, more than 10 standard errors for 120,000 draws
   (the standard error of a normal sample variance is sqrt(2/n) = 0.4%).
 """
 import numpy as np
 import pytest
 import torch
 
+from conftest import RTOL32, assert_close
 from lecture_lib import init, nn, optim
 from lecture_lib.autodiff import Tensor, softmax_cross_entropy
 
-RTOL64, RTOL32, VAR_RTOL = 1e-7, 1e-4, 0.05
-
-
-def assert_close(actual, expected, rtol=RTOL64):
-    """|actual - expected| <= rtol * (largest |expected| entry, at least 1e-300)."""
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    actual = np.asarray(actual)
-    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}"
-    scale = max(1e-300, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
+VAR_RTOL = 0.05
 
 
 # ---- initializers ------------------------------------------------------------------------------

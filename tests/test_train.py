@@ -1,11 +1,9 @@
 """lecture_lib.train: one loop for torch and engine models, divergence detection, clipping,
 evaluation and input validation, on small synthetic data (seconds).
 
-Tolerances, stated once:
-- float64: 1e-7 relative, engine vs torch loss curves from the same weights and batches (the
-  same arithmetic up to rounding order, over a few dozen Adam steps);
-- float32: 1e-4 relative, the same comparison in single precision;
-- evaluate vs sklearn / a manual count: 1e-10 (both in float64 from the same probabilities).
+Tolerances (tests/conftest.py): engine vs torch loss curves from the same weights and batches
+agree to float64 1e-7 and float32 1e-4 (the same arithmetic up to rounding order, over a few
+dozen Adam steps); evaluate vs sklearn / a manual count: 1e-10 (both in float64 from the same probabilities).
 """
 import math
 
@@ -14,10 +12,10 @@ import pytest
 import torch
 from sklearn.metrics import log_loss
 
+from conftest import RTOL32, RTOL64
 from lecture_lib import nn, train
 from lecture_lib.train import History, NonFiniteLossError, evaluate, fit
 
-RTOL64, RTOL32 = 1e-7, 1e-4
 N, P, C = 240, 12, 4
 
 
@@ -56,6 +54,22 @@ def test_fit_records_one_entry_per_step_and_lowers_the_loss(kind):
     assert frame["epoch"].iloc[-1] == 4 and frame["batch"].iloc[-1] == 4
     assert list(h.epoch_frame().index) == [1, 2, 3, 4, 5]
     assert "epochs=5" in repr(h)
+
+
+def test_history_final_loss_and_seconds_per_epoch():
+    # final_loss is the LAST epoch's mean loss (not the last step's, not the first epoch's);
+    # seconds_per_epoch divides the run's wall time by the completed epochs. Before any
+    # epoch completed, both are nan rather than a number that looks like a result.
+    h = fit(nn.from_torch(torch_net()), *make_data(), epochs=3, batch_size=50, lr=0.01,
+            progress=False)
+    assert h.final_loss == h.epoch_loss[-1] and h.final_loss != h.step_loss[-1]
+    assert h.final_loss < h.epoch_loss[0]
+    assert math.isclose(h.seconds_per_epoch, h.seconds / 3, rel_tol=1e-12)
+    assert 0 < h.seconds_per_epoch < h.seconds
+    made = History(epoch_loss=[2.0, 0.5], seconds=3.0)
+    assert made.final_loss == 0.5 and made.seconds_per_epoch == 1.5
+    empty = History(seconds=1.0)
+    assert math.isnan(empty.final_loss) and math.isnan(empty.seconds_per_epoch)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])

@@ -1,0 +1,50 @@
+"""plotting.show_digits: the grid of MNIST digits chapter 1 shows."""
+import matplotlib
+import numpy as np
+import pytest
+
+from lecture_lib import plotting
+from lecture_lib.data import load_mnist
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    X, y = load_mnist("test")
+    return X[:2000], y[:2000]
+
+
+def test_one_row_per_class_and_only_images_of_that_class(test_set):
+    # Each row must show per_class images of its own digit, labelled with it; a wrong mask or
+    # a swapped index would put other digits in the row.
+    X, y = test_set
+    fig = plotting.show_digits(X, y, per_class=4, classes=[3, 5, 8], rng=1, title="t")
+    axes = np.array(fig.axes[:12]).reshape(3, 4)
+    images = X.reshape(-1, 28, 28)
+    for row, digit in zip(axes, [3, 5, 8]):
+        assert row[0].get_ylabel() == str(digit)
+        for ax in row:
+            shown = ax.images[0].get_array()
+            matches = np.flatnonzero((images == shown).all(axis=(1, 2)))
+            assert matches.size and set(y[matches]) == {digit}
+    assert fig._suptitle.get_text() == "t"
+
+
+def test_the_seed_picks_the_images(test_set):
+    # Same rng: the same figure (the stored notebook output depends on it); another: others.
+    X, y = test_set
+    pick = lambda rng: [ax.images[0].get_array().sum() for ax in
+                        plotting.show_digits(X, y, per_class=3, rng=rng).axes if ax.images]
+    assert pick(0) == pick(0) and pick(0) != pick(1)
+    assert pick(None) == pick(0)
+
+
+def test_accepts_28_by_28_images_and_refuses_other_widths(test_set):
+    X, y = test_set
+    fig = plotting.show_digits(X.reshape(-1, 28, 28), y, per_class=2)
+    assert len([ax for ax in fig.axes if ax.images]) == 20
+    with pytest.raises(ValueError, match="P = 784"):
+        plotting.show_digits(X[:, :700], y)
+    with pytest.raises(ValueError, match="rows but y has"):
+        plotting.show_digits(X, y[:-1])
