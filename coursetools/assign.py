@@ -1,41 +1,41 @@
-"""Make student notebooks from the instructor notebooks.
+"""Make student notebooks from the instructor notebooks, with nbgrader's own preprocessors.
 
 For instructors
 ---------------
-The notebooks under ``chapters/`` are the instructor version: they hold the solutions. To
-hand out notebooks without them::
+The notebooks under ``chapters/`` are the instructor version: they hold the solutions and the
+hidden tests. To hand out whole-chapter notebooks without them (no nbgrader database
+needed)::
 
     python -m coursetools.assign chapters --out student          # every notebook, recursively
     python -m coursetools.assign chapters --out student --force  # overwrite earlier output
     python -m coursetools.assign --single chapters/02_computational_graphs.ipynb --out student
 
-In each student notebook (see CONTRIBUTING.md, "Exercises", for how solutions are marked):
+Each student notebook is what nbgrader's ``generate_assignment`` releases, cell for cell
+(see CONTRIBUTING.md, "Exercises", for how the cells are marked):
 
-- every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in a code cell becomes
-  ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` (nbgrader's stub, so the notebooks
-  also work with nbgrader);
-- solution prose is removed: ``{solution}`` directives, and everything between
-  ``{solution-start}`` and ``{solution-end}`` except code cells, which keep their code outside
-  the markers (a code cell there without markers is replaced by the stub as a whole);
-- outputs and execution counts are cleared; exercises and self-check cells stay as they are.
+- the markers are checked first, strictly (below); then nbgrader's ``ClearSolutions``
+  replaces every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` by
+  ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` and every written answer (a
+  markdown solution cell) by ``YOUR ANSWER HERE``;
+- solution prose is removed (``RemoveSolutionProse``, which the nbgrader course also plugs
+  into ``generate_assignment``): ``{solution}`` directives, and the ``{solution-start}`` /
+  ``{solution-end}`` gates with all markdown between them except written-answer cells;
+- nbgrader's ``ClearHiddenTests`` empties the hidden-test cells, ``LockCells`` locks the
+  self-checks, and outputs and execution counts are cleared. The self-checks stay.
 
-The sources are only read. The command refuses to write into the source folder and into a
+Strict checks (any failure stops the command before anything is written, names the notebook
+and the cell, exit status 2): a BEGIN without END and the reverse, nested regions, a line
+that mentions ``BEGIN SOLUTION`` / ``END SOLUTION`` / ``BEGIN HIDDEN TESTS`` /
+``END HIDDEN TESTS`` without being exactly the marker (nbgrader takes any line containing
+the words for a marker), markers in a cell without the nbgrader metadata they need
+(``solution: true`` for solutions, ``grade: true`` for hidden tests), a code cell inside a
+gated solution that is not an nbgrader solution cell, an unclosed gate or directive.
+The sources are only read: the command refuses to write into the source folder, and into a
 non-empty output folder without ``--force`` (which overwrites only the files it writes).
-Malformed markers or an unclosed ``{solution-start}`` stop it before anything is written, with
-the notebook and cell named; the exit status is then 2.
 
-The rendered book (built from the instructor notebooks) shows each solution as a closed
-dropdown (``:class: dropdown``), so readers see it only if they open it. A student version of
-the book is built from student notebooks: generate them into a folder of their own, copy the
-book files next to them (the copied ``_toc.yml`` then points at the student chapters), and
-build that folder::
-
-    python -m coursetools.assign chapters --out student/chapters
-    cp _config.yml _toc.yml intro.md references.md references.bib student/
-    jupyter-book build student
-
-(Do not use sphinx-exercise's ``hide_solutions: true`` for this: in sphinx-exercise 1.2.1 it
-crashes the build on gated ``{solution-start}`` solutions.)
+The student edition of the book (stored outputs of the teaching cells kept) is
+``python -m coursetools.student_book``; nbgrader releases the graded notebooks of the
+course that ``python -m coursetools.course init`` makes.
 
 Python API: ``make_student_notebook(nb) -> (student_nb, report)`` and
 ``assign(source, out, force=False, single=None) -> [report, ...]``.
@@ -49,19 +49,23 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import ClearOutputPreprocessor, Preprocessor
-from traitlets import Unicode
+from nbgrader import utils as nbgrader_utils
+from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, LockCells
+from nbgrader.preprocessors import ClearSolutions as NbgraderClearSolutions
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode, validate
 
 __all__ = ["AssignError", "ClearSolutions", "RemoveSolutionProse", "make_student_notebook",
-           "assign", "main"]
+           "student_pipeline", "solution_gate_cells", "assign", "main"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
 SKIP_DIRS = {".ipynb_checkpoints", "_build"}          # never sources, never walked into
 
-# A code cell "calls the checks" if it uses `check.<name>` or names `lecture_lib.check`.
-SELF_CHECK = re.compile(r"(?<![\w.])check\.\w+|lecture_lib\.check")
 # An opening fence of a code block or MyST directive: ``` / ```` / ::: ..., then an info string.
 FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|:{3,})\s*(?P<info>.*)$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.-]+)\}")
@@ -78,61 +82,93 @@ def _cell(index):
 
 def _where(resources, index):
     """'chapters/02.ipynb: cell 12 (0-based index 11)' for messages."""
-    name = resources.get("assign", {}).get("notebook") or "<notebook>"
+    name = (resources.get("assign", {}).get("notebook")
+            or resources.get("nbgrader", {}).get("notebook") or "<notebook>")
     return f"{name}: {_cell(index)}"
 
 
 def _stats(resources):
     return resources.setdefault("assign", {}).setdefault("stats", {
         "regions_stubbed": 0, "stubbed_cells": {}, "whole_cells_stubbed": [],
-        "prose_cells_removed": 0, "prose_cells_trimmed": 0})
+        "written_answers_cleared": 0, "prose_cells_removed": 0, "prose_cells_trimmed": 0})
 
 
-class ClearSolutions(Preprocessor):
-    """Replace each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region of a code cell by the
-    stub, indented like the BEGIN marker (as nbgrader's ClearSolutions does).
+def _nbgrader(cell):
+    return cell.metadata.get("nbgrader", {})
 
-    Raises AssignError for a BEGIN without END, an END without BEGIN, a nested BEGIN, and a line
-    that mentions BEGIN/END SOLUTION without being exactly a marker (nbgrader would take it for
-    one; we would not, and the solution would leak).
+
+def _check_regions(lines, begin, end, where, words):
+    """Number of begin/end regions in `lines`; AssignError for anything malformed."""
+    open_line, regions = None, 0
+    for lineno, line in enumerate(lines, start=1):
+        marker = line.strip()
+        if marker == begin:
+            if open_line is not None:
+                raise AssignError(f"{where}: nested '{begin}' on line {lineno} (the region "
+                                  f"opened on line {open_line} is not closed)")
+            open_line, regions = lineno, regions + 1
+        elif marker == end:
+            if open_line is None:
+                raise AssignError(f"{where}: '{end}' on line {lineno} without a '{begin}' "
+                                  f"before it")
+            open_line = None
+        elif any(w in line for w in words):
+            raise AssignError(f"{where}: line {lineno} looks like a marker but is not exactly "
+                              f"'{begin}' or '{end}' on a line of its own: {line.strip()!r} "
+                              f"(nbgrader takes any line containing those words for one)")
+    if open_line is not None:
+        raise AssignError(f"{where}: '{begin}' on line {open_line} has no '{end}'")
+    return regions
+
+
+class ClearSolutions(NbgraderClearSolutions):
+    """nbgrader's ClearSolutions, after a strict check of every marker in the notebook.
+
+    nbgrader stubs each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region (indented like
+    the BEGIN line), replaces a solution cell without markers by the stub whole (a markdown
+    one by ``YOUR ANSWER HERE``), and takes any line containing ``BEGIN SOLUTION`` for a
+    marker. Before it runs, this raises AssignError (naming notebook and cell) for unbalanced,
+    nested or look-alike solution and hidden-test markers, for markers in a markdown cell that
+    is not a solution cell, for solution markers in a cell without ``nbgrader.solution`` and
+    for hidden tests in a cell without ``nbgrader.grade``.
     """
 
-    code_stub = Unicode(STUB).tag(config=True)
+    @validate("code_stub")
+    def _code_stub_per_language(self, proposal):
+        # assign's own ClearSolutions took one string; nbgrader's takes one per language.
+        value = proposal["value"]
+        return {"python": value} if isinstance(value, str) else value
 
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code":
-            return cell, resources
-        out, begin_line, regions = [], None, 0
-        for lineno, line in enumerate(cell.source.split("\n"), start=1):
-            marker = line.strip()
-            if marker == BEGIN:
-                if begin_line is not None:
-                    raise AssignError(f"{_where(resources, index)}: nested '{BEGIN}' on line "
-                                      f"{lineno} (the region opened on line {begin_line} is "
-                                      f"not closed)")
-                begin_line, regions = lineno, regions + 1
-                indent = line[: len(line) - len(line.lstrip())]
-                out += [indent + stub for stub in self.code_stub.split("\n")]
-            elif marker == END:
-                if begin_line is None:
-                    raise AssignError(f"{_where(resources, index)}: '{END}' on line {lineno} "
-                                      f"without a '{BEGIN}' before it")
-                begin_line = None
-            elif "BEGIN SOLUTION" in line or "END SOLUTION" in line:
-                raise AssignError(f"{_where(resources, index)}: line {lineno} looks like a "
-                                  f"solution marker but is not exactly '{BEGIN}' or '{END}' "
-                                  f"on a line of its own: {line.strip()!r}")
-            elif begin_line is None:
-                out.append(line)
-        if begin_line is not None:
-            raise AssignError(f"{_where(resources, index)}: '{BEGIN}' on line {begin_line} has "
-                              f"no '{END}'")
-        if regions:
-            cell.source = "\n".join(out)
-            stats = _stats(resources)
-            stats["regions_stubbed"] += regions
-            stats["stubbed_cells"][index] = regions
-        return cell, resources
+    def preprocess(self, nb, resources):
+        stats = _stats(resources)
+        for index, cell in enumerate(nb.cells):
+            where = _where(resources, index)
+            lines = cell.source.split("\n")
+            meta = _nbgrader(cell)
+            solutions = _check_regions(lines, BEGIN, END, where,
+                                       ("BEGIN SOLUTION", "END SOLUTION"))
+            hidden = _check_regions(lines, BEGIN_HIDDEN, END_HIDDEN, where,
+                                    ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
+            if solutions and cell.cell_type != "code" and not meta.get("solution"):
+                raise AssignError(f"{where}: solution markers in a {cell.cell_type} cell; "
+                                  f"only code cells (and written-answer cells) may hold them")
+            if solutions and not meta.get("solution"):
+                raise AssignError(f"{where}: solution markers in a cell that is not an "
+                                  f"nbgrader solution cell (metadata nbgrader.solution: true "
+                                  f"and a grade_id, see CONTRIBUTING.md); nbgrader would "
+                                  f"refuse to release it")
+            if hidden and not meta.get("grade"):
+                raise AssignError(f"{where}: hidden tests in a cell that is not an nbgrader "
+                                  f"test cell (metadata nbgrader.grade: true, locked, points)")
+            if solutions:
+                stats["regions_stubbed"] += solutions
+                stats["stubbed_cells"][index] = solutions
+            elif meta.get("solution") and cell.source.strip():
+                if cell.cell_type == "code":
+                    stats["whole_cells_stubbed"].append(index)
+                else:
+                    stats["written_answers_cleared"] += 1
+        return super().preprocess(nb, resources)
 
 
 def _closing_fence(lines, start, fence):
@@ -157,37 +193,107 @@ def _has_solution_directive(lines):
     return False
 
 
-class RemoveSolutionProse(Preprocessor):
-    """Remove solution prose from markdown cells.
+def _strip_prose(lines, gate, resources, index):
+    """Lines of one markdown cell without solution prose; the gate state after it.
+
+    `gate` is the index of the cell whose ``{solution-start}`` is open, or None.
+    """
+    out, i = [], 0
+    while i < len(lines):
+        m = FENCE_OPEN.match(lines[i])
+        if not m:
+            if gate is None:
+                out.append(lines[i])
+            i += 1
+            continue
+        close = _closing_fence(lines, i + 1, m["fence"])
+        end = len(lines) - 1 if close is None else close
+        name = _directive_name(m["info"])
+        if name in SOLUTION_DIRECTIVES:
+            if close is None:
+                raise AssignError(f"{_where(resources, index)}: the {{{name}}} directive "
+                                  f"opened with {m['fence']} is never closed")
+            if name == "solution-start":
+                if gate is not None:
+                    raise AssignError(f"{_where(resources, index)}: {{solution-start}} "
+                                      f"inside the solution opened in {_cell(gate)}")
+                gate = index
+            elif name == "solution-end":
+                if gate is None:
+                    raise AssignError(f"{_where(resources, index)}: {{solution-end}} "
+                                      f"without a {{solution-start}} before it")
+                gate = None
+        else:
+            if name and _has_solution_directive(lines[i + 1:end]):
+                raise AssignError(f"{_where(resources, index)}: a solution directive "
+                                  f"nested inside {{{name}}}; put it in a cell of its own")
+            if gate is None:
+                out += lines[i:end + 1]
+        i = end + 1
+    return out, gate
+
+
+def solution_gate_cells(nb, name=None):
+    """Indices of the cells that lie inside a gated solution (``{solution-start}`` to
+    ``{solution-end}``, the cells holding the two directives included) or hold a
+    ``{solution}`` directive. Raises AssignError for unbalanced gates."""
+    resources = {"assign": {"notebook": name}}
+    inside, gate = set(), None
+    for index, cell in enumerate(nb.cells):
+        if gate is not None:
+            inside.add(index)
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.split("\n")
+        before = gate
+        _, gate = _strip_prose(lines, gate, resources, index)
+        if gate is not None or before is not None or _has_solution_directive(lines):
+            inside.add(index)
+    if gate is not None:
+        raise AssignError(f"{_where(resources, gate)}: {{solution-start}} has no "
+                          f"{{solution-end}} after it")
+    return inside
+
+
+class RemoveSolutionProse(NbGraderPreprocessor):
+    """Remove solution prose from markdown cells (plugged into nbgrader's generate_assignment
+    right after ClearSolutions, and used by ``coursetools.assign``).
 
     - ``{solution}`` directives (backtick or colon fences, any length) are cut out of their cell;
       the cell goes if nothing else is left.
     - ``{solution-start}`` opens a gated solution and ``{solution-end}`` closes it: both
       directives and all markdown (and raw) text between them go, including prose after the
-      ``{solution-start}`` directive in its cell. Code cells inside stay; one that had no
-      solution markers (see ClearSolutions, which runs first) is replaced by the stub whole.
+      ``{solution-start}`` directive in its cell, except nbgrader cells (written answers,
+      already ``YOUR ANSWER HERE``), which stay. Code cells inside must be nbgrader solution
+      (or test) cells.
 
     Raises AssignError for an unbalanced or nested solution-start/solution-end, an unclosed
-    solution directive, a solution directive nested inside another directive, and solution
-    markers left in a markdown cell.
+    solution directive, a solution directive nested inside another directive, and a code cell
+    inside a gated solution that is not an nbgrader cell (its code would reach students).
     """
 
-    code_stub = Unicode(STUB).tag(config=True)
+    code_stub = Unicode(STUB).tag(config=True)          # kept for configurations that set it
 
     def preprocess(self, nb, resources):
         stats = _stats(resources)
         kept, gate = [], None        # gate: index of the cell whose solution-start is open
         for index, cell in enumerate(nb.cells):
+            meta = _nbgrader(cell)
             if cell.cell_type == "code":
-                if gate is not None and index not in stats["stubbed_cells"] \
-                        and cell.source.strip():
-                    cell.source = self.code_stub
-                    stats["whole_cells_stubbed"].append(index)
+                if gate is not None and cell.source.strip() and not (
+                        meta.get("solution") or meta.get("grade")):
+                    raise AssignError(f"{_where(resources, index)}: a code cell inside the "
+                                      f"solution opened in {_cell(gate)} is not an nbgrader "
+                                      f"solution cell (metadata nbgrader.solution: true); its "
+                                      f"code would reach students")
+                kept.append(cell)
+                continue
+            if gate is not None and meta:           # a written answer: nbgrader's business
                 kept.append(cell)
                 continue
             lines = cell.source.split("\n")
             if cell.cell_type == "markdown":
-                new_lines, gate = self._strip(lines, gate, resources, index)
+                new_lines, gate = _strip_prose(lines, gate, resources, index)
             else:                                            # raw: solution text if gated
                 new_lines = [] if gate is not None else lines
             if new_lines == lines:
@@ -199,78 +305,63 @@ class RemoveSolutionProse(Preprocessor):
                 kept.append(cell)
             else:
                 stats["prose_cells_removed"] += 1
-                continue
-            if any(line.strip() in (BEGIN, END) for line in new_lines):
-                raise AssignError(f"{_where(resources, index)}: solution markers in a "
-                                  f"{cell.cell_type} cell; only code cells may hold them")
         if gate is not None:
             raise AssignError(f"{_where(resources, gate)}: {{solution-start}} has no "
                               f"{{solution-end}} after it")
         nb.cells = kept
         return nb, resources
 
-    @staticmethod
-    def _strip(lines, gate, resources, index):
-        """Lines of one markdown cell without solution prose; the gate state after it."""
-        out, i = [], 0
-        while i < len(lines):
-            m = FENCE_OPEN.match(lines[i])
-            if not m:
-                if gate is None:
-                    out.append(lines[i])
-                i += 1
-                continue
-            close = _closing_fence(lines, i + 1, m["fence"])
-            end = len(lines) - 1 if close is None else close
-            name = _directive_name(m["info"])
-            if name in SOLUTION_DIRECTIVES:
-                if close is None:
-                    raise AssignError(f"{_where(resources, index)}: the {{{name}}} directive "
-                                      f"opened with {m['fence']} is never closed")
-                if name == "solution-start":
-                    if gate is not None:
-                        raise AssignError(f"{_where(resources, index)}: {{solution-start}} "
-                                          f"inside the solution opened in {_cell(gate)}")
-                    gate = index
-                elif name == "solution-end":
-                    if gate is None:
-                        raise AssignError(f"{_where(resources, index)}: {{solution-end}} "
-                                          f"without a {{solution-start}} before it")
-                    gate = None
-            else:
-                if name and _has_solution_directive(lines[i + 1:end]):
-                    raise AssignError(f"{_where(resources, index)}: a solution directive "
-                                      f"nested inside {{{name}}}; put it in a cell of its own")
-                if gate is None:
-                    out += lines[i:end + 1]
-            i = end + 1
-        return out, gate
+
+def is_hidden_test(cell):
+    """True for a test cell that holds a hidden-test region (CONTRIBUTING: nothing else)."""
+    return nbgrader_utils.is_grade(cell) and any(
+        line.strip() == BEGIN_HIDDEN for line in cell.source.split("\n"))
+
+
+def is_self_check(cell):
+    """An autograded test cell students see: grade, not solution, not hidden tests."""
+    return (cell.cell_type == "code" and nbgrader_utils.is_grade(cell)
+            and not nbgrader_utils.is_solution(cell) and not is_hidden_test(cell))
+
+
+def student_pipeline(clear_output=True):
+    """The preprocessors, in order, that make a student notebook: the strict
+    ClearSolutions, RemoveSolutionProse, nbgrader's ClearHiddenTests and LockCells, and
+    (unless `clear_output` is false) nbgrader's ClearOutput."""
+    steps = [ClearSolutions(), RemoveSolutionProse(), ClearHiddenTests(), LockCells()]
+    return steps + ([ClearOutput()] if clear_output else [])
 
 
 def make_student_notebook(nb, path=None):
     """Return ``(student_nb, report)`` for the notebook node `nb`, which is left unchanged.
 
     `path` only names the notebook in error messages and in the report. The report is a dict:
-    ``notebook``, ``regions_stubbed``, ``prose_cells_removed`` (whole markdown/raw cells),
-    ``prose_cells_trimmed`` (cells that kept text outside a solution directive),
-    ``whole_cells_stubbed`` (0-based indices of marker-less code cells inside a gated
-    solution), ``self_checks_kept``. Raises AssignError (a ValueError) on malformed markers.
+    ``notebook``, ``regions_stubbed``, ``written_answers_cleared``, ``prose_cells_removed``
+    (whole markdown/raw cells), ``prose_cells_trimmed`` (cells that kept text outside a
+    solution directive), ``whole_cells_stubbed`` (0-based indices of solution code cells
+    without markers, replaced whole), ``hidden_tests_removed``, ``self_checks_kept``.
+    Raises AssignError (a ValueError) on malformed markers or metadata.
     """
     student = nbformat.from_dict(copy.deepcopy(nb))
     resources = {"assign": {"notebook": str(path) if path is not None else None}}
     stats = _stats(resources)
-    for pre in (ClearSolutions(), RemoveSolutionProse(), ClearOutputPreprocessor()):
-        student, resources = pre.preprocess(student, resources)
-    # Code cells are never removed, so the k-th code cells of both notebooks correspond.
-    pairs = zip([c for c in nb.cells if c.cell_type == "code"],
-                [c for c in student.cells if c.cell_type == "code"])
-    self_checks = sum(1 for src, new in pairs
-                      if src.source == new.source and SELF_CHECK.search(src.source))
+    try:
+        for pre in student_pipeline():
+            student, resources = pre.preprocess(student, resources)
+    except AssignError:
+        raise
+    except (RuntimeError, ValueError) as err:      # nbgrader's own checks
+        raise AssignError(f"{path or '<notebook>'}: {err}") from err
+    sources = {_nbgrader(c).get("grade_id"): c for c in nb.cells if _nbgrader(c).get("grade_id")}
+    self_checks = sum(1 for c in student.cells if is_self_check(c)
+                      and c.source == sources.get(_nbgrader(c).get("grade_id"), {}).get("source"))
     report = {"notebook": resources["assign"]["notebook"],
               "regions_stubbed": stats["regions_stubbed"],
+              "written_answers_cleared": stats["written_answers_cleared"],
               "prose_cells_removed": stats["prose_cells_removed"],
               "prose_cells_trimmed": stats["prose_cells_trimmed"],
               "whole_cells_stubbed": list(stats["whole_cells_stubbed"]),
+              "hidden_tests_removed": sum(1 for c in nb.cells if is_hidden_test(c)),
               "self_checks_kept": self_checks}
     return student, report
 
@@ -351,27 +442,29 @@ def assign(source, out, force=False, single=None):
 
 def format_reports(reports):
     """The reports as a small plain-text table (plus notes on whole cells stubbed)."""
-    head = ("notebook", "regions stubbed", "prose cells removed", "self-checks kept", "output")
-    rows = [(r["notebook"], str(r["regions_stubbed"]),
+    head = ("notebook", "regions stubbed", "answers cleared", "prose cells removed",
+            "hidden tests removed", "self-checks kept", "output")
+    rows = [(r["notebook"], str(r["regions_stubbed"]), str(r["written_answers_cleared"]),
              str(r["prose_cells_removed"])
              + (f" (+{r['prose_cells_trimmed']} trimmed)" if r["prose_cells_trimmed"] else ""),
-             str(r["self_checks_kept"]), r.get("output", "")) for r in reports]
+             str(r["hidden_tests_removed"]), str(r["self_checks_kept"]), r.get("output", ""))
+            for r in reports]
     widths = [max(len(row[k]) for row in [head, *rows]) for k in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for r in reports:
         for i in r["whole_cells_stubbed"]:
-            lines.append(f"note: {r['notebook']}: {_cell(i)} is inside a "
-                         f"gated solution and has no markers; the whole cell became the stub")
+            lines.append(f"note: {r['notebook']}: {_cell(i)} is a solution cell without "
+                         f"markers; the whole cell became the stub")
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m coursetools.assign",
-        description="Write student notebooks (solutions stubbed, solution prose removed, "
-                    "outputs cleared) from the instructor notebooks.")
+        description="Write student notebooks (solutions stubbed, solution prose and hidden "
+                    "tests removed, outputs cleared) from the instructor notebooks.")
     parser.add_argument("source", nargs="?", help="folder of instructor notebooks")
     parser.add_argument("--single", metavar="NOTEBOOK", help="convert this one notebook")
     parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")

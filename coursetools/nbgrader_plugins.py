@@ -1,0 +1,104 @@
+"""What the course's ``nbgrader_config.py`` plugs into nbgrader (``coursetools.course init``
+writes that file; nbgrader's own commands then use these unchanged).
+
+generate_assignment
+    nbgrader's preprocessors, with the strict ``ClearSolutions`` of ``coursetools.assign``
+    in place of nbgrader's (same stubs, clearer errors) and ``RemoveSolutionProse`` right
+    after it, so the released notebook has no sphinx-exercise solution prose.
+autograde (sanitize step)
+    ``ReportMissingCells`` first names the student and the cells a submission lacks; then
+    nbgrader's ``OverwriteCells`` (with ``add_missing_cells``) restores the locked test cells.
+generate_feedback
+    ``HideHiddenTests`` after ``GetGrades``: nbgrader's feedback shows hidden tests by
+    default (jupyter/nbgrader#917, #1363). It removes the hidden region from each hidden-test
+    cell and reduces its outputs to the error's name and message (a traceback would quote the
+    hidden lines); the score of the cell stays.
+zip_collect
+    ``LMS_FILENAME_REGEXP``: the file names of a Canvas-style LMS download,
+    ``<student>_<user id>_<submission id>_<notebook>.ipynb`` (``_late_`` allowed after the
+    student; a ``-N`` that the LMS appends to a resubmitted file is dropped).
+"""
+from __future__ import annotations
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                    ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades,
+                                    IncludeHeaderFooter, InstantiateTests, LockCells,
+                                    NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec,
+                                    SaveCells)
+
+from .assign import BEGIN_HIDDEN, END_HIDDEN, ClearSolutions, RemoveSolutionProse
+from .assign import is_hidden_test
+
+__all__ = ["ClearSolutions", "RemoveSolutionProse", "HideHiddenTests", "ReportMissingCells",
+           "GENERATE_ASSIGNMENT", "AUTOGRADE_SANITIZE", "GENERATE_FEEDBACK",
+           "LMS_FILENAME_REGEXP", "HIDDEN_NOTE"]
+
+HIDDEN_NOTE = "# Hidden tests: their code is not shown; the score of this cell is."
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """For feedback: hidden-test cells keep their score, lose their code and tracebacks."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or not is_hidden_test(cell):
+            return cell, resources
+        kept, inside = [], False
+        for line in cell.source.split("\n"):
+            if line.strip() == BEGIN_HIDDEN:
+                inside = True
+            elif line.strip() == END_HIDDEN:
+                inside = False
+            elif not inside:
+                kept.append(line)
+        cell.source = "\n".join([HIDDEN_NOTE] + [ln for ln in kept if ln.strip()])
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":      # what failed, not where (no traceback)
+                out.traceback = [f"{out.ename}: {out.evalue}"]
+                outputs.append(out)
+        cell.outputs = outputs
+        return cell, resources
+
+
+class ReportMissingCells(NbGraderPreprocessor):
+    """Autograde, sanitize step: log which nbgrader cells a submission lacks, by student."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            try:
+                source = gb.find_notebook(info["notebook"], info["assignment"])
+            except MissingEntry:
+                return nb, resources
+            expected = {c.name: c for c in source.source_cells}
+            graded = {c.name for c in source.grade_cells}
+        present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        missing = [name for name in expected if name not in present]
+        if missing:
+            restored = [m for m in missing if m in graded]
+            lost = [m for m in missing if m not in graded]
+            self.log.warning(
+                "student %s, %s.ipynb: cells missing from the submission: %s%s%s",
+                info["student"], info["notebook"], ", ".join(missing),
+                f"; restored from the release and graded: {', '.join(restored)}"
+                if restored else "",
+                f"; not restored (the student's answer is missing): {', '.join(lost)}"
+                if lost else "")
+            resources.setdefault("coursetools", {})["missing_cells"] = missing
+        return nb, resources
+
+
+GENERATE_ASSIGNMENT = [
+    IncludeHeaderFooter, InstantiateTests, LockCells,
+    ClearSolutions, RemoveSolutionProse,           # coursetools: strict markers, no prose
+    ClearOutput, CheckCellMetadata, ComputeChecksums, SaveCells,
+    ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
+]
+AUTOGRADE_SANITIZE = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                      ReportMissingCells, OverwriteCells, CheckCellMetadata]
+GENERATE_FEEDBACK = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+LMS_FILENAME_REGEXP = (r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?:late_)?\d+_\d+_"
+                       r"(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$")
