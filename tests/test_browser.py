@@ -90,7 +90,11 @@ def _run_build(cmd, cwd, log):
 
 def build_book(out):
     """The book, from the sources, with Sphinx's -n -W --keep-going, into `out`."""
-    _run_build(["jupyter-book", "build", "-n", "-W", "--keep-going",
+    # The jupyter-book of this Python, else the one on PATH.
+    here = Path(sys.executable).with_name("jupyter-book")
+    command = str(here) if here.is_file() else shutil.which("jupyter-book")
+    assert command, "no jupyter-book command: pip install -r requirements.txt"
+    _run_build([command, "build", "-n", "-W", "--keep-going",
                 "--path-output", str(out), str(ROOT)], ROOT, out / "build.log")
     return out / "_build" / "html"
 
