@@ -30,8 +30,11 @@ import contextlib
 
 import numpy as np
 
-__all__ = ["Tensor", "make_node", "no_grad", "relu", "sigmoid", "tanh", "exp", "log", "log_softmax",
-           "softmax_cross_entropy", "binary_cross_entropy_with_logits"]
+from . import functional as F
+
+__all__ = ["Tensor", "make_node", "no_grad", "topological_order", "relu", "sigmoid", "tanh",
+           "exp", "log", "log_softmax", "softmax_cross_entropy",
+           "binary_cross_entropy_with_logits"]
 
 _grad_enabled = True
 
@@ -60,10 +63,7 @@ def _unbroadcast(grad, shape):
     return grad.sum(axis=tuple(range(lead)) + tuple(stretched)).reshape(shape)
 
 
-def _sigmoid(a):
-    """Stable logistic function: only ever exponentiates a non-positive number."""
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+_sigmoid = F.sigmoid     # the stable logistic function on arrays (an older name for it)
 
 
 class Tensor:
@@ -235,18 +235,8 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(grad): grad has shape {grad.shape}, the output has shape {self.shape}")
 
-        # Phase 1: topological order, every node after all the nodes it was computed from.
-        # (Depth-first with an explicit stack, so a chain of 100,000 ops needs no recursion.)
-        order, visited, stack = [], set(), [(self, False)]
-        while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(node)
-            elif node not in visited:
-                visited.add(node)
-                stack.append((node, True))
-                stack.extend((p, False) for p in node._prev if p.requires_grad and p not in visited)
-
+        # Phase 1: every node that needs a gradient, each after the nodes it was computed from.
+        order = topological_order(self, requires_grad_only=True, first_input_first=False)
         # Phase 2: seed the output, then from the output backwards each node passes its
         # gradient on to its inputs (by then it has received everything from its users).
         for node in order:
@@ -255,6 +245,31 @@ class Tensor:
         self.add_grad(grad)
         for node in reversed(order):
             node._backward()
+
+
+def topological_order(output, requires_grad_only=False, first_input_first=True):
+    """Every node ``output`` was computed from, and ``output`` itself, each once and each after
+    all the nodes in its ``_prev`` (its inputs): leaves first, ``output`` last.
+
+    Depth-first with an explicit stack, so a chain of 100,000 operations needs no recursion.
+    ``requires_grad_only``: leave out the nodes that need no gradient (constants).
+    ``first_input_first``: a node's first input is visited (and listed) before its second;
+    ``backward`` visits them last to first instead, as it always has: the order fixes in
+    which order the contributions to a node used three or more times are summed, and so the
+    last bit of its gradient.
+    """
+    order, visited, stack = [], set(), [(output, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append((node, True))
+            inputs = reversed(node._prev) if first_input_first else node._prev
+            stack.extend((p, False) for p in inputs if id(p) not in visited
+                         and (p.requires_grad or not requires_grad_only))
+    return order
 
 
 def make_node(data, inputs, op, backward):
@@ -283,7 +298,7 @@ def relu(x):
 def sigmoid(x):
     r"""$\sigma(x) = 1/(1 + e^{-x})$, computed without overflow; $\sigma' = \sigma(1 - \sigma)$."""
     x = _tensor(x)
-    s = _sigmoid(x.data)
+    s = F.sigmoid(x.data)
     def _backward(g):
         x.add_grad(g * s * (1 - s))
     return make_node(s, (x,), "sigmoid", _backward)
@@ -319,8 +334,7 @@ def log_softmax(x, axis=-1):
     Backward: $\partial L/\partial z = g - \mathrm{softmax}(z) \sum_k g_k$.
     """
     x = _tensor(x)
-    shifted = x.data - x.data.max(axis=axis, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    logp = F.log_softmax(x.data, axis=axis)
     def _backward(g):
         x.add_grad(g - np.exp(logp) * g.sum(axis=axis, keepdims=True))
     return make_node(logp, (x,), "log_softmax", _backward)
@@ -343,14 +357,10 @@ def softmax_cross_entropy(logits, labels):
     if N and (labels.min() < 0 or labels.max() >= C):
         raise ValueError(f"labels must lie in 0..{C - 1} (logits have C = {C} columns), "
                          f"got values from {labels.min()} to {labels.max()}")
-    rows = np.arange(N)
-    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    sum_e = e.sum(axis=1, keepdims=True)
-    loss = -(shifted[rows, labels] - np.log(sum_e[:, 0])).mean()
+    loss, p = F.softmax_cross_entropy(logits.data, labels)
     def _backward(g):
-        dz = e / sum_e                                      # softmax(z), a fresh array
-        dz[rows, labels] -= 1
+        dz = p.copy()                                       # softmax(z)
+        dz[np.arange(N), labels] -= 1
         logits.add_grad(dz * (g / N))
     return make_node(loss, (logits,), "cross_entropy", _backward)
 
@@ -368,6 +378,6 @@ def binary_cross_entropy_with_logits(z, y):
     losses = np.maximum(z.data, 0) - z.data * y.data + np.log1p(np.exp(-np.abs(z.data)))
     def _backward(g):
         scale = g / z.data.size
-        if z.requires_grad: z.add_grad((_sigmoid(z.data) - y.data) * scale)
+        if z.requires_grad: z.add_grad((F.sigmoid(z.data) - y.data) * scale)
         if y.requires_grad: y.add_grad(-z.data * scale)
     return make_node(losses.mean(), (z, y), "bce_with_logits", _backward)

@@ -22,13 +22,15 @@ import numpy as np
 import pandas as pd
 
 from lecture_lib import twolayer
+from lecture_lib.notation import CHAIN_ORDER, SHAPE_LETTERS, lettered  # noqa: F401
 
 GRAD_KEYS = ("W1", "b1", "W2", "b2", "beta", "a", "X")
 # Rows of check_twolayer's table: from the top of the chain (the loss end) down to the input.
-TABLE_ORDER = ("a", "beta", "b2", "W2", "b1", "W1", "X")
-SHAPE_LETTERS = {"a": (), "beta": ("K2",), "b2": ("K2",), "W2": ("K1", "K2"),
-                 "b1": ("K1",), "W1": ("P", "K1"), "X": ("N", "P")}
+TABLE_ORDER = CHAIN_ORDER
 DEFAULT_TOL = 1e-7  # float64: hand, engine and torch agree to ~1e-12; finite differences to ~1e-9
+#: cs231n's floor of :func:`rel_error`: entries with |a| + |b| below it are judged by their
+#: absolute difference (divided by the floor), so two near-zero entries never divide 0 by 0.
+REL_ERROR_FLOOR = 1e-8
 
 
 # --------------------------------------------------------------------------- finite differences
@@ -114,7 +116,7 @@ def sample_indices(shape, n, rng=None):
 
 
 # --------------------------------------------------------------------------- relative errors
-def rel_error(a, b, floor=1e-8, ignore_nan=True):
+def rel_error(a, b, floor=REL_ERROR_FLOOR, ignore_nan=True):
     r"""cs231n's relative error, elementwise and then the maximum:
 
     $$
@@ -124,13 +126,15 @@ def rel_error(a, b, floor=1e-8, ignore_nan=True):
 
     i.e. ``np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))``. Each entry is
     judged against its own size, so a small gradient entry computed wrongly is not hidden by
-    large ones; the floor keeps two (near-)zero entries from dividing 0 by 0.
+    large ones; the floor keeps two (near-)zero entries from dividing 0 by 0. It is the one
+    relative error of the package: every self-check of :mod:`lecture_lib.check` uses it.
 
     a, b: arrays of the same shape (a scalar is shape ()).
     floor: entries with $|a_j| + |b_j|$ below it are judged by their absolute difference
-    (divided by ``floor``). Keep cs231n's 1e-8 when both sides are exact up to rounding (hand,
-    engine, torch); against finite differences, whose absolute error is about
-    $\epsilon_{64}|L|/h$, :func:`check_twolayer` raises it to what they can resolve.
+    (divided by ``floor``). Keep cs231n's 1e-8 (:data:`REL_ERROR_FLOOR`) when both sides are
+    exact up to rounding (hand, engine, torch); against finite differences, whose absolute
+    error is about $\epsilon_{64}|L|/h$, :func:`check_twolayer` raises it to what they can
+    resolve.
     ignore_nan: skip coordinates where either array is NaN, i.e. those a sampled
     :func:`numerical_gradient` did not compute. If no coordinate is left the result is NaN
     (nothing was compared, which must not look like a pass). With ``ignore_nan=False`` any
@@ -148,7 +152,8 @@ def rel_error(a, b, floor=1e-8, ignore_nan=True):
         a, b = a[keep], b[keep]
     if a.size == 0:
         return float("nan")
-    return float(np.max(np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))))
+    with np.errstate(invalid="ignore"):        # an inf entry gives NaN (inf / inf), silently
+        return float(np.max(np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))))
 
 
 def numeric_floor(h):
@@ -166,7 +171,7 @@ def numeric_floor(h):
     return 1e-8 / h
 
 
-def compare(grads_a, grads_b, keys=None, floor=1e-8, ignore_nan=True):
+def compare(grads_a, grads_b, keys=None, floor=REL_ERROR_FLOOR, ignore_nan=True):
     """Relative error (:func:`rel_error`) per parameter between two gradient dicts.
 
     grads_a, grads_b: dicts name -> array, e.g. W1 (P, K1), ..., X (N, P).
@@ -193,7 +198,8 @@ def compare(grads_a, grads_b, keys=None, floor=1e-8, ignore_nan=True):
 
 # --------------------------------------------------------------------------- three routes
 def _float64_inputs(params, X, y):
-    """Validate, then copy params, X, y to float64 (the caller's arrays are never touched)."""
+    """Validate (once), then copy params, X, y to float64 (the caller's arrays are never
+    touched). The routes below run on the copies without validating them again."""
     twolayer._check(params, X, y)
     p = {k: np.array(params[k], dtype=np.float64) for k in twolayer.PARAM_KEYS}
     return p, np.array(X, dtype=np.float64), np.array(y, dtype=np.float64)
@@ -206,9 +212,12 @@ def twolayer_grads_engine(params, X, y):
     X: (N, P); y: (N,) in {0, 1}. Computed in float64.
     Returns a dict W1, b1, W2, b2, beta, a, X with the shapes above.
     """
+    return _grads_engine(*_float64_inputs(params, X, y))
+
+
+def _grads_engine(p, X, y):
     from lecture_lib.autodiff import Tensor, relu, binary_cross_entropy_with_logits
 
-    p, X, y = _float64_inputs(params, X, y)
     t = {k: Tensor(v, requires_grad=True) for k, v in p.items()}
     tX = Tensor(X, requires_grad=True)
     q1 = tX @ t["W1"] + t["b1"]               # (N, K1)
@@ -232,10 +241,13 @@ def twolayer_grads_torch(params, X, y):
     derivative 0 at 0, like the hand-derived mask.
     Returns a dict W1, b1, W2, b2, beta, a, X of numpy float64 arrays with the shapes above.
     """
+    return _grads_torch(*_float64_inputs(params, X, y))
+
+
+def _grads_torch(p, X, y):
     import torch
     import torch.nn.functional as F
 
-    p, X, y = _float64_inputs(params, X, y)
     t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p.items()}
     tX = torch.tensor(X, dtype=torch.float64, requires_grad=True)
     q1 = tX @ t["W1"] + t["b1"]               # (N, K1)
@@ -271,12 +283,15 @@ def twolayer_grads_numeric(params, X, y, h=1e-5, samples=None, rng=None):
 
     Returns a dict W1, b1, W2, b2, beta, a, X with the shapes above.
     """
-    p, X, y = _float64_inputs(params, X, y)
+    return _grads_numeric(*_float64_inputs(params, X, y), h=h, samples=samples, rng=rng)
+
+
+def _grads_numeric(p, X, y, h, samples, rng):
     rng = np.random.default_rng(rng)
     arrays = dict(p, X=X)
 
     def f(_):  # reads the arrays numerical_gradient perturbs in place
-        return twolayer.loss(p, X, y)
+        return twolayer._loss(p, X, y)
 
     grads = {}
     for k in GRAD_KEYS:
@@ -298,15 +313,6 @@ def kink_margin(params, X):
 
 
 # --------------------------------------------------------------------------- the table
-def _shape_label(name, shape):
-    """E.g. ``(P, K1) = (784, 128)``; a scalar is ``()``."""
-    letters = SHAPE_LETTERS[name]
-    if not letters:
-        return "()"
-    fmt = lambda t: "(" + ", ".join(map(str, t)) + ("," if len(t) == 1 else "") + ")"
-    return f"{fmt(letters)} = {fmt(shape)}"
-
-
 def check_twolayer(params, X, y, numeric_samples=None, rng=None, h=1e-5):
     """The three-way gradient check of the two-layer network, as a table.
 
@@ -325,16 +331,16 @@ def check_twolayer(params, X, y, numeric_samples=None, rng=None, h=1e-5):
     coordinates that were not sampled.
     """
     p, X64, y64 = _float64_inputs(params, X, y)
-    hand = twolayer.backward(p, X64, y64)
-    engine = twolayer_grads_engine(p, X64, y64)
-    torch_ = twolayer_grads_torch(p, X64, y64)
-    numeric = twolayer_grads_numeric(p, X64, y64, h=h, samples=numeric_samples, rng=rng)
+    hand = twolayer._backward(p, X64, y64)
+    engine = _grads_engine(p, X64, y64)
+    torch_ = _grads_torch(p, X64, y64)
+    numeric = _grads_numeric(p, X64, y64, h=h, samples=numeric_samples, rng=rng)
 
     rows = []
     for k in TABLE_ORDER:
         rows.append({
             "parameter": k,
-            "shape": _shape_label(k, hand[k].shape),
+            "shape": lettered(k, hand[k].shape),
             "hand vs engine": rel_error(hand[k], engine[k], ignore_nan=False),
             "hand vs torch": rel_error(hand[k], torch_[k], ignore_nan=False),
             "hand vs numeric": rel_error(hand[k], numeric[k], floor=numeric_floor(h)),

@@ -23,6 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .autodiff import topological_order
+from .notation import shape_str
+
 __all__ = ["graph_nodes", "graph_edges", "local_gradient", "node_table", "chain_table",
            "draw_graph", "OP_SYMBOLS"]
 
@@ -38,22 +41,13 @@ def graph_nodes(output):
     """Every node ``output`` was computed from, and ``output`` itself, in topological order.
 
     Each node comes after all the nodes in its ``_prev`` (its inputs), so the leaves (inputs,
-    parameters, constants) come first and ``output`` last. Constants that need no gradient are
-    included. Depth-first with an explicit stack, so a long chain needs no recursion.
+    parameters, constants) come first and ``output`` last; the first input of a node is listed
+    before its second. Constants that need no gradient are included. It is the order
+    ``backward`` walks (:func:`lecture_lib.autodiff.topological_order`), constants added.
 
     output: an engine Tensor. Returns a list of Tensors, each once.
     """
-    order, visited, stack = [], set(), [(output, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-        elif id(node) not in visited:
-            visited.add(id(node))
-            stack.append((node, True))
-            # reversed: the first input is visited (and listed) first
-            stack.extend((p, False) for p in reversed(node._prev) if id(p) not in visited)
-    return order
+    return topological_order(output)
 
 
 def graph_edges(output):
@@ -100,7 +94,7 @@ def _name_of(node, lookup):
 
 
 def _fmt_shape(shape):
-    return "scalar" if shape == () else "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    return "scalar" if shape == () else shape_str(shape)
 
 
 def _fmt_array(a, digits=4, max_entries=4, one_line=True):

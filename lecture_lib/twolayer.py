@@ -21,129 +21,22 @@ Parameters travel in a dict with the keys ``W1, b1, W2, b2, beta, a``. Gradients
 loss $L$ carry a ``d`` prefix: ``dz`` is $\partial L/\partial z$, ``dW1`` is
 $\partial L/\partial W_1$, and so on.
 
+Every public function validates its inputs once, naming the first problem in these letters
+(the validators are at the end of the module), then computes.
+
 The derivative of relu at exactly 0 is taken as 0 (``q > 0`` as the mask), which is what
 ``torch.relu`` does, so the hand-derived gradients and torch agree even at the kink.
 """
 import numpy as np
 
+from .functional import sigmoid  # noqa: F401  (twolayer.sigmoid: the stable logistic function)
+from .init import glorot_normal
+from .notation import shape_str
+
 PARAM_KEYS = ("W1", "b1", "W2", "b2", "beta", "a")
 
 
-# --------------------------------------------------------------------------- validation
-def _shape_str(shape):
-    """Format a shape tuple as numpy prints it: ``(3,)``, ``(3, 4)``, ``()``."""
-    return str(tuple(int(s) for s in shape))
-
-
-def _check(params, X, y=None):
-    """Validate the inputs of every entry point; return the sizes ``(N, P, K1, K2)``.
-
-    Expected shapes: X (N, P); W1 (P, K1); b1 (K1,); W2 (K1, K2); b2 (K2,); beta (K2,);
-    a () (a scalar); y (N,) with values in {0, 1}. P is read from X's columns, K1 from W1's
-    columns, K2 from W2's columns, so every message names the size it expected and why.
-
-    Raises ValueError naming, in the lecture's letters, the first problem found.
-    """
-    if not hasattr(params, "keys"):
-        raise ValueError(f"params must be a dict with keys {', '.join(PARAM_KEYS)}; "
-                         f"got {type(params).__name__}")
-    missing = [k for k in PARAM_KEYS if k not in params]
-    extra = sorted(str(k) for k in params if k not in PARAM_KEYS)
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing key(s) {', '.join(missing)}")
-        if extra:
-            parts.append(f"unexpected key(s) {', '.join(extra)}")
-        raise ValueError(f"params must have exactly the keys {', '.join(PARAM_KEYS)}: "
-                         + "; ".join(parts))
-
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D with shape (N, P), one observation per row; got shape "
-                         f"{_shape_str(X.shape)}" + (" (for one observation use X[None, :])"
-                                                     if X.ndim == 1 else ""))
-    N, P = X.shape
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
-    bad = ~np.isfinite(X)
-    if bad.any():
-        n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
-        r, c = np.argwhere(bad)[0]
-        raise ValueError(f"X (N, P) = {_shape_str(X.shape)} must be finite; it has {n_nan} NaN "
-                         f"and {n_inf} inf entries, the first at X[{r}, {c}] = {X[r, c]}")
-
-    p = {k: np.asarray(params[k]) for k in PARAM_KEYS}
-    for k, v in p.items():
-        if not np.issubdtype(v.dtype, np.number) or np.issubdtype(v.dtype, np.complexfloating):
-            raise ValueError(f"{k} must hold real numbers, got dtype {v.dtype}")
-
-    # W1 (P, K1): P must match X's columns. K1 is guessed from b1 for the message only.
-    W1, b1 = p["W1"], p["b1"]
-    if W1.ndim != 2 or W1.shape[0] != P:
-        K1_hint = str(b1.shape[0]) if b1.ndim == 1 else "K1"
-        hint = " (is it transposed?)" if W1.ndim == 2 and W1.shape[1] == P else ""
-        raise ValueError(f"W1 must have shape (P, K1) = ({P}, {K1_hint}), got "
-                         f"{_shape_str(W1.shape)}{hint}; P = {P} is the number of columns of "
-                         f"X (N, P) = {_shape_str(X.shape)}")
-    K1 = W1.shape[1]
-    if b1.shape != (K1,):
-        raise ValueError(f"b1 must have shape (K1,) = ({K1},), got {_shape_str(b1.shape)}; "
-                         f"K1 = {K1} is the number of columns of W1 (P, K1) = "
-                         f"{_shape_str(W1.shape)}")
-
-    # W2 (K1, K2): K1 must match W1's columns. K2 is guessed from b2 for the message only.
-    W2, b2 = p["W2"], p["b2"]
-    if W2.ndim != 2 or W2.shape[0] != K1:
-        K2_hint = str(b2.shape[0]) if b2.ndim == 1 else "K2"
-        hint = " (is it transposed?)" if W2.ndim == 2 and W2.shape[1] == K1 else ""
-        raise ValueError(f"W2 must have shape (K1, K2) = ({K1}, {K2_hint}), got "
-                         f"{_shape_str(W2.shape)}{hint}; K1 = {K1} is the number of columns "
-                         f"of W1 (P, K1) = {_shape_str(W1.shape)}")
-    K2 = W2.shape[1]
-    for k in ("b2", "beta"):
-        if p[k].shape != (K2,):
-            raise ValueError(f"{k} must have shape (K2,) = ({K2},), got "
-                             f"{_shape_str(p[k].shape)}; K2 = {K2} is the number of columns "
-                             f"of W2 (K1, K2) = {_shape_str(W2.shape)}")
-    if p["a"].shape != ():
-        raise ValueError(f"a must be a scalar (shape ()), got shape {_shape_str(p['a'].shape)}")
-    for k, v in p.items():
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{k} must be finite; it has {int(np.isnan(v).sum())} NaN and "
-                             f"{int(np.isinf(v).sum())} inf entries")
-
-    if y is not None:
-        y = np.asarray(y)
-        if y.shape != (N,):
-            raise ValueError(f"y must have shape (N,) = ({N},), one label per row of "
-                             f"X (N, P) = {_shape_str(X.shape)}; got {_shape_str(y.shape)}")
-        if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-            raise ValueError(f"y must hold the labels 0 and 1, got dtype {y.dtype}")
-        y_float = y.astype(np.float64)
-        bad = ~((y_float == 0) | (y_float == 1))
-        if bad.any():
-            offending = np.unique(y[bad])  # NaN sorts last; np.unique keeps one of each
-            shown = ", ".join(str(v) for v in offending[:5])
-            more = f" and {offending.size - 5} more" if offending.size > 5 else ""
-            raise ValueError(f"y must contain only the labels 0 and 1; got {shown}{more} "
-                             f"(in {int(bad.sum())} of N = {N} rows, first at "
-                             f"y[{int(np.argmax(bad))}])")
-    return N, P, K1, K2
-
-
 # --------------------------------------------------------------------------- building blocks
-def sigmoid(z):
-    r"""Logistic function $\sigma(z) = 1/(1 + e^{-z})$, elementwise, without overflow.
-
-    z: any shape; returns the same shape. For $z < 0$ it uses the equal form
-    $e^{z}/(1 + e^{z})$, so ``exp`` only ever sees non-positive numbers.
-    """
-    z = np.asarray(z)
-    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
 def relu(q):
     r"""Rectified linear unit $\max(q, 0)$, elementwise. q: any shape, e.g. (N, K1)."""
     return np.maximum(q, 0)
@@ -155,9 +48,10 @@ def init_params(P, K1, K2, rng=None, dtype=np.float64):
     Returns a dict with W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,) and a (),
     all of ``dtype`` (``a`` is a 0-d array).
 
-    Weights are Glorot-normal: every entry of a layer with ``fan_in`` inputs and ``fan_out``
-    outputs is drawn from $\mathcal N(0, 2/(\mathrm{fan\_in}+\mathrm{fan\_out}))$
-    (beta is the (K2, 1) layer to the single logit). Biases b1, b2, a are drawn from
+    Weights are Glorot-normal (:func:`lecture_lib.init.glorot_normal`): every entry of a
+    layer with ``fan_in`` inputs and ``fan_out`` outputs is drawn from
+    $\mathcal N(0, 2/(\mathrm{fan\_in}+\mathrm{fan\_out}))$ (beta is the (K2, 1) layer to the
+    single logit). Biases b1, b2, a are drawn from
     $\mathcal N(0, 0.1^2)$ rather than set to zero: a gradient check must exercise
     every path, and zero biases with a zero input row would put units exactly on relu's kink.
 
@@ -168,15 +62,12 @@ def init_params(P, K1, K2, rng=None, dtype=np.float64):
         if int(v) != v or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
-    def glorot(fan_in, fan_out, shape):
-        return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), size=shape)
-
-    params = {
-        "W1": glorot(P, K1, (P, K1)),
+    params = {                         # drawn in this order from the one rng
+        "W1": glorot_normal(P, K1, rng),
         "b1": rng.normal(0.0, 0.1, size=K1),
-        "W2": glorot(K1, K2, (K1, K2)),
+        "W2": glorot_normal(K1, K2, rng),
         "b2": rng.normal(0.0, 0.1, size=K2),
-        "beta": glorot(K2, 1, K2),
+        "beta": glorot_normal(K2, 1, rng)[:, 0],     # the (K2, 1) layer to the single logit
         "a": np.asarray(rng.normal(0.0, 0.1)),
     }
     return {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
@@ -198,6 +89,11 @@ def forward(params, X):
     $$
     """
     _check(params, X)
+    return _forward(params, X)
+
+
+def _forward(params, X):
+    """:func:`forward` on inputs already validated."""
     X = np.asarray(X)
     W1, b1, W2, b2, beta, a = (np.asarray(params[k]) for k in PARAM_KEYS)
     q1 = X @ W1 + b1      # (N, P) @ (P, K1) + (K1,) -> (N, K1)
@@ -233,7 +129,12 @@ def loss(params, X, y):
     finite, exact loss instead of ``log(0)``.
     """
     _check(params, X, y)
-    z, _ = forward(params, X)
+    return _loss(params, X, y)
+
+
+def _loss(params, X, y):
+    """:func:`loss` on inputs already validated."""
+    z, _ = _forward(params, X)
     return _bce_with_logits(z, np.asarray(y, dtype=z.dtype))
 
 
@@ -275,8 +176,13 @@ def backward(params, X, y):
     $[q > 0]$ is 0 at $q = 0$ exactly, as in torch.
     """
     _check(params, X, y)
+    return _backward(params, X, y)
+
+
+def _backward(params, X, y):
+    """:func:`backward` on inputs already validated."""
     W1, b1, W2, b2, beta, a = (np.asarray(params[k]) for k in PARAM_KEYS)
-    z, c = forward(params, X)
+    z, c = _forward(params, X)
     X, q1, h1, q2, h2 = c["X"], c["q1"], c["h1"], c["q2"], c["h2"]
     y = np.asarray(y, dtype=z.dtype)
     N = X.shape[0]
@@ -322,7 +228,7 @@ def jacobian_q2_wrt_W2(h1, K2):
     h1 = np.asarray(h1)
     if h1.ndim != 1:
         raise ValueError(f"h1 must be ONE observation of shape (K1,), got shape "
-                         f"{_shape_str(h1.shape)}; take a row h1[i] of h1 (N, K1)")
+                         f"{shape_str(h1.shape)}; take a row h1[i] of h1 (N, K1)")
     if int(K2) != K2 or K2 < 1:
         raise ValueError(f"K2 must be a positive integer, got {K2!r}")
     K1, K2 = h1.shape[0], int(K2)
@@ -343,8 +249,129 @@ def contract_jacobian(u, J):
     """
     u, J = np.asarray(u), np.asarray(J)
     if J.ndim != 3:
-        raise ValueError(f"J must have shape (K2, K1, K2), got {_shape_str(J.shape)}")
+        raise ValueError(f"J must have shape (K2, K1, K2), got {shape_str(J.shape)}")
     if u.shape != (J.shape[0],):
         raise ValueError(f"u must have shape (K2,) = ({J.shape[0]},) to contract J (K2, K1, K2)"
-                         f" = {_shape_str(J.shape)}; got {_shape_str(u.shape)}")
+                         f" = {shape_str(J.shape)}; got {shape_str(u.shape)}")
     return np.tensordot(u, J, axes=(0, 0))  # sum_k u_k J[k]: (K2,) . (K2, K1, K2) -> (K1, K2)
+
+
+# --------------------------------------------------------------------------- validation
+def _check(params, X, y=None):
+    """Validate the inputs of a public function, once; return the sizes ``(N, P, K1, K2)``.
+
+    Expected shapes: X (N, P); W1 (P, K1); b1 (K1,); W2 (K1, K2); b2 (K2,); beta (K2,);
+    a () (a scalar); y (N,) with values in {0, 1}. P is read from X's columns, K1 from W1's
+    columns, K2 from W2's columns, so every message names the size it expected and why.
+
+    Raises ValueError naming, in the lecture's letters, the first problem found: in the keys
+    of params, then in X, then in the parameters' values and shapes, then in y.
+    """
+    _check_keys(params)
+    N, P = _check_X(X)
+    K1, K2 = _check_params(params, np.shape(X))
+    if y is not None:
+        _check_y(y, np.shape(X))
+    return N, P, K1, K2
+
+
+def _real(name, v):
+    if not np.issubdtype(v.dtype, np.number) or np.issubdtype(v.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got dtype {v.dtype}")
+
+
+def _check_keys(params):
+    """params is a dict with exactly the keys W1, b1, W2, b2, beta, a."""
+    if not hasattr(params, "keys"):
+        raise ValueError(f"params must be a dict with keys {', '.join(PARAM_KEYS)}; "
+                         f"got {type(params).__name__}")
+    missing = [k for k in PARAM_KEYS if k not in params]
+    extra = sorted(str(k) for k in params if k not in PARAM_KEYS)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing key(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected key(s) {', '.join(extra)}")
+        raise ValueError(f"params must have exactly the keys {', '.join(PARAM_KEYS)}: "
+                         + "; ".join(parts))
+
+
+def _check_X(X):
+    """X (N, P) of finite real numbers; returns (N, P)."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D with shape (N, P), one observation per row; got shape "
+                         f"{shape_str(X.shape)}" + (" (for one observation use X[None, :])"
+                                                    if X.ndim == 1 else ""))
+    _real("X", X)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+        r, c = np.argwhere(bad)[0]
+        raise ValueError(f"X (N, P) = {shape_str(X.shape)} must be finite; it has {n_nan} NaN "
+                         f"and {n_inf} inf entries, the first at X[{r}, {c}] = {X[r, c]}")
+    return X.shape
+
+
+def _check_params(params, X_shape):
+    """The six parameters: real, of the shapes that chain from X (N, P), finite; returns
+    (K1, K2)."""
+    p = {k: np.asarray(params[k]) for k in PARAM_KEYS}
+    for k, v in p.items():
+        _real(k, v)
+    P = X_shape[1]
+    # W1 (P, K1): P must match X's columns. K1 is guessed from b1 for the message only.
+    W1, b1 = p["W1"], p["b1"]
+    if W1.ndim != 2 or W1.shape[0] != P:
+        K1_hint = str(b1.shape[0]) if b1.ndim == 1 else "K1"
+        hint = " (is it transposed?)" if W1.ndim == 2 and W1.shape[1] == P else ""
+        raise ValueError(f"W1 must have shape (P, K1) = ({P}, {K1_hint}), got "
+                         f"{shape_str(W1.shape)}{hint}; P = {P} is the number of columns of "
+                         f"X (N, P) = {shape_str(X_shape)}")
+    K1 = W1.shape[1]
+    if b1.shape != (K1,):
+        raise ValueError(f"b1 must have shape (K1,) = ({K1},), got {shape_str(b1.shape)}; "
+                         f"K1 = {K1} is the number of columns of W1 (P, K1) = "
+                         f"{shape_str(W1.shape)}")
+    # W2 (K1, K2): K1 must match W1's columns. K2 is guessed from b2 for the message only.
+    W2, b2 = p["W2"], p["b2"]
+    if W2.ndim != 2 or W2.shape[0] != K1:
+        K2_hint = str(b2.shape[0]) if b2.ndim == 1 else "K2"
+        hint = " (is it transposed?)" if W2.ndim == 2 and W2.shape[1] == K1 else ""
+        raise ValueError(f"W2 must have shape (K1, K2) = ({K1}, {K2_hint}), got "
+                         f"{shape_str(W2.shape)}{hint}; K1 = {K1} is the number of columns "
+                         f"of W1 (P, K1) = {shape_str(W1.shape)}")
+    K2 = W2.shape[1]
+    for k in ("b2", "beta"):
+        if p[k].shape != (K2,):
+            raise ValueError(f"{k} must have shape (K2,) = ({K2},), got "
+                             f"{shape_str(p[k].shape)}; K2 = {K2} is the number of columns "
+                             f"of W2 (K1, K2) = {shape_str(W2.shape)}")
+    if p["a"].shape != ():
+        raise ValueError(f"a must be a scalar (shape ()), got shape {shape_str(p['a'].shape)}")
+    for k, v in p.items():
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{k} must be finite; it has {int(np.isnan(v).sum())} NaN and "
+                             f"{int(np.isinf(v).sum())} inf entries")
+    return K1, K2
+
+
+def _check_y(y, X_shape):
+    """y (N,), one label 0 or 1 per row of X (N, P)."""
+    N = X_shape[0]
+    y = np.asarray(y)
+    if y.shape != (N,):
+        raise ValueError(f"y must have shape (N,) = ({N},), one label per row of "
+                         f"X (N, P) = {shape_str(X_shape)}; got {shape_str(y.shape)}")
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise ValueError(f"y must hold the labels 0 and 1, got dtype {y.dtype}")
+    y_float = y.astype(np.float64)
+    bad = ~((y_float == 0) | (y_float == 1))
+    if bad.any():
+        offending = np.unique(y[bad])  # NaN sorts last; np.unique keeps one of each
+        shown = ", ".join(str(v) for v in offending[:5])
+        more = f" and {offending.size - 5} more" if offending.size > 5 else ""
+        raise ValueError(f"y must contain only the labels 0 and 1; got {shown}{more} "
+                         f"(in {int(bad.sum())} of N = {N} rows, first at "
+                         f"y[{int(np.argmax(bad))}])")

@@ -207,3 +207,13 @@ def test_compare_catches_a_wrong_backward(mistake, broken):
     # The same routine without the mistake passes: the large errors come from the mistake.
     right = gc.compare(_wrong_backward(params, X, y, None), tl.backward(params, X, y))
     assert max(right.values()) < TOL
+
+
+def test_rel_error_of_infinite_entries_is_nan_and_silent():
+    # An inf in a student's answer must read as "not close" (NaN fails every tolerance), and a
+    # failing self-check must not spill a numpy RuntimeWarning into the notebook.
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(gc.rel_error(np.array([np.inf, 1.0]), np.array([np.inf, 1.0])))
+        assert np.isnan(gc.rel_error(np.inf, 2.0))
