@@ -141,3 +141,22 @@ def test_names_the_mistake(student, arity, hint):
     op = torch.maximum if arity == 2 else torch.nn.functional.softplus
     with pytest.raises(CheckFailed, match=hint):
         check.engine_op(student, op, arity=arity, name="op")
+
+
+def cube_slightly_off(x):
+    # Right up to 1e-6 * g everywhere: invisible next to the large entries 3 x^2 (up to 27),
+    # but a relative error of about 1e-3 where x is near 0 and the gradient is small.
+    def _backward(g):
+        x.add_grad(g * 3 * x.data ** 2 + 1e-6 * g)
+    return make_node(x.data ** 3, (x,), "cube", _backward)
+
+
+def test_a_wrong_small_entry_is_not_hidden_by_large_ones():
+    # The check judges each entry against its own size (gradcheck.rel_error, chapter 4's
+    # formula); a measure relative to the largest entry would pass this wrong gradient.
+    with pytest.raises(CheckFailed, match="BACKWARD pass is wrong for x"):
+        check.engine_op(cube_slightly_off, lambda t: t ** 3)
+    from lecture_lib.gradcheck import rel_error
+    x = np.array([3.0, 0.01])
+    right, off = 3 * x ** 2, 3 * x ** 2 + 1e-6
+    assert np.max(np.abs(off - right)) / np.max(np.abs(right)) < 1e-7 < rel_error(off, right)

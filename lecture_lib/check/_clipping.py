@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import CheckFailed, ok
+from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["clip_by_global_norm"]
 
@@ -58,13 +58,9 @@ def _cases(rng):
     ]
 
 
-def _rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1e-12, np.abs(a) + np.abs(b)), initial=0.0))
-
-
 def _close(list_a, list_b):
-    return all(np.shape(a) == np.shape(b) and _rel(a, b) < _RTOL for a, b in zip(list_a, list_b))
+    return all(np.shape(a) == np.shape(b) and rel_error(a, b) < _RTOL
+               for a, b in zip(list_a, list_b))
 
 
 def _unpack(result, grads, where):
@@ -94,9 +90,10 @@ def _unpack(result, grads, where):
     return [np.asarray(a, dtype=np.float64) for a in clipped], norm
 
 
-def clip_by_global_norm(student_fn, seed=None):
-    """Check ``student_fn(grads, c) -> (clipped, norm)`` on fresh random gradients (see the
-    module docstring). Prints one line on success; raises :class:`CheckFailed` with a hint."""
+def clip_by_global_norm(student_fn, seed=0):
+    """Check ``student_fn(grads, c) -> (clipped, norm)`` on random gradients drawn from
+    ``seed`` (see the module docstring). Prints one line on success; raises
+    :class:`CheckFailed` with a hint."""
     rng = np.random.default_rng(seed)
     for where, grads, c in _cases(rng):
         where = f"{where}, c = {c:.3g}"
@@ -111,52 +108,60 @@ def clip_by_global_norm(student_fn, seed=None):
                               f"leave the inputs as they were.")
         clipped, norm = _unpack(result, originals, where)
         expected, true_norm = _reference(originals, c)
-        factor = min(1.0, c / true_norm)
-
-        norm_ok = abs(norm - true_norm) <= _RTOL * true_norm
-        if _close(clipped, expected) and norm_ok:
+        clipped_ok = _close(clipped, expected)
+        norm_ok = rel_error(norm, true_norm) < _RTOL
+        if clipped_ok and norm_ok:
             continue
-        hints = []
-        per_param = [g * min(1.0, c / np.linalg.norm(g)) for g in originals]
-        if not _close(clipped, expected):
-            if _close(clipped, per_param):
-                hints.append("You clipped each parameter by its own norm. The lecture's g is all "
-                             "parameters' gradients stacked into one vector: compute one norm "
-                             "sqrt(sum over parameters of sum(g**2)) and multiply every gradient "
-                             "by the same factor min(1, c/norm), so the direction of g is kept.")
-            elif factor == 1.0 and _close(clipped, [g * (c / true_norm) for g in originals]):
-                hints.append(f"The norm {true_norm:.3g} is already below c = {c:.3g}, so nothing "
-                             f"should change, but you scaled the gradient UP to length c. The "
-                             f"factor is min(1, c/norm): clipping only ever shortens.")
-            elif _close(clipped, [g * min(1.0, c / sum(np.linalg.norm(h) for h in originals))
-                                  for g in originals]):
-                hints.append("Your factor uses the sum of the parameters' norms. The global norm "
-                             "is the square root of the sum of all squared entries, "
-                             "sqrt(sum_k ||g_k||^2), not sum_k ||g_k||.")
-            else:
-                errors = ", ".join(f"{i}: {_rel(a, b):.1e}" for i, (a, b) in enumerate(zip(clipped, expected)))
-                got_norm = _norm(clipped)
-                flat_got = np.concatenate([a.ravel() for a in clipped])
-                flat_g = np.concatenate([g.ravel() for g in originals])
-                cos = float(flat_got @ flat_g / max(1e-300, np.linalg.norm(flat_got) * np.linalg.norm(flat_g)))
-                if cos < 1 - 1e-6:
-                    hints.append(f"Your result points in another direction than g (cosine "
-                                 f"{cos:.4f}, should be 1): clipping by norm only rescales, it "
-                                 f"never changes the ratios between entries (clipping each entry "
-                                 f"to [-c, c] would).")
-                hints.append(f"The clipped gradients differ from min(1, c/||g||) g (relative error "
-                             f"per parameter {errors}). Their joint norm is {got_norm:.4g}; it "
-                             f"should be {factor * true_norm:.4g}.")
+        hints = [] if clipped_ok else [_clipped_hint(clipped, originals, expected, c)]
         if not norm_ok:
-            if abs(norm - factor * true_norm) <= _RTOL * true_norm and factor < 1:
-                hints.append(f"You returned the norm after clipping ({norm:.4g}, which is c). "
-                             f"Return the norm before clipping, {true_norm:.4g}: it is what "
-                             f"tells you how large the gradient really was.")
-            elif abs(norm - true_norm ** 2) <= _RTOL * true_norm ** 2:
-                hints.append(f"You returned the squared norm ({norm:.4g}); take its square root.")
-            else:
-                hints.append(f"The returned norm is {norm:.4g}; the norm of all gradients stacked "
-                             f"into one vector is {true_norm:.4g}.")
+            hints.append(_norm_hint(norm, true_norm, c))
         raise CheckFailed(f"{where}: " + " ".join(hints))
     ok("clip_by_global_norm: one common factor min(1, c/||g||) for all parameters, direction "
        "kept, small gradients untouched, pre-clip norm returned (3 cases)")
+
+
+def _clipped_hint(clipped, originals, expected, c):
+    """Why the clipped gradients are not min(1, c/||g||) g: the typical mistake they match."""
+    true_norm = _norm(originals)
+    factor = min(1.0, c / true_norm)
+    if _close(clipped, [g * min(1.0, c / np.linalg.norm(g)) for g in originals]):
+        return ("You clipped each parameter by its own norm. The lecture's g is all "
+                "parameters' gradients stacked into one vector: compute one norm "
+                "sqrt(sum over parameters of sum(g**2)) and multiply every gradient "
+                "by the same factor min(1, c/norm), so the direction of g is kept.")
+    if factor == 1.0 and _close(clipped, [g * (c / true_norm) for g in originals]):
+        return (f"The norm {true_norm:.3g} is already below c = {c:.3g}, so nothing "
+                f"should change, but you scaled the gradient UP to length c. The "
+                f"factor is min(1, c/norm): clipping only ever shortens.")
+    summed = sum(np.linalg.norm(h) for h in originals)
+    if _close(clipped, [g * min(1.0, c / summed) for g in originals]):
+        return ("Your factor uses the sum of the parameters' norms. The global norm "
+                "is the square root of the sum of all squared entries, "
+                "sqrt(sum_k ||g_k||^2), not sum_k ||g_k||.")
+    errors = ", ".join(f"{i}: {rel_error(a, b):.1e}"
+                       for i, (a, b) in enumerate(zip(clipped, expected)))
+    flat_got = np.concatenate([a.ravel() for a in clipped])
+    flat_g = np.concatenate([g.ravel() for g in originals])
+    cos = float(flat_got @ flat_g
+                / max(1e-300, np.linalg.norm(flat_got) * np.linalg.norm(flat_g)))
+    direction = ""
+    if cos < 1 - 1e-6:
+        direction = (f"Your result points in another direction than g (cosine "
+                     f"{cos:.4f}, should be 1): clipping by norm only rescales, it "
+                     f"never changes the ratios between entries (clipping each entry "
+                     f"to [-c, c] would). ")
+    return (direction + f"The clipped gradients differ from min(1, c/||g||) g (relative "
+            f"error per parameter {errors}). Their joint norm is {_norm(clipped):.4g}; it "
+            f"should be {factor * true_norm:.4g}.")
+
+
+def _norm_hint(norm, true_norm, c):
+    """Why the returned norm is not the norm of all gradients before clipping."""
+    if c < true_norm and rel_error(norm, c) < _RTOL:         # c = factor * true_norm
+        return (f"You returned the norm after clipping ({norm:.4g}, which is c). "
+                f"Return the norm before clipping, {true_norm:.4g}: it is what "
+                f"tells you how large the gradient really was.")
+    if rel_error(norm, true_norm ** 2) < _RTOL:
+        return f"You returned the squared norm ({norm:.4g}); take its square root."
+    return (f"The returned norm is {norm:.4g}; the norm of all gradients stacked "
+            f"into one vector is {true_norm:.4g}.")

@@ -20,11 +20,12 @@ import weakref
 
 import numpy as np
 
-from ._base import CheckFailed, ok
+from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["engine_op"]
 
 TOL = 1e-7   # float64: the engine and torch do the same arithmetic up to summation order
+LETTERS = ("x", "y")      # the operation's inputs, as messages name them
 
 NODE_SIGNATURE = ("autodiff.make_node(data, inputs, op_name, backward), where backward(g) receives the "
                   "upstream gradient g = dL/d out and calls x.add_grad(g * local gradient) for "
@@ -33,12 +34,6 @@ NODE_SIGNATURE = ("autodiff.make_node(data, inputs, op_name, backward), where ba
 # Input shapes: one op of one input, or of two inputs that broadcast against each other.
 UNARY_SHAPES = (((5,),), ((3, 4),), ((),))
 BINARY_SHAPES = (((5,), (5,)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((2, 3), ()))
-
-
-def _err(got, ref):
-    """max |got - ref|, relative to the largest |ref| entry (at least 1)."""
-    got, ref = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    return float(np.max(np.abs(got - ref), initial=0.0) / max(1.0, float(np.max(np.abs(ref), initial=0.0))))
 
 
 def _shapes(shapes):
@@ -69,124 +64,155 @@ def _backward(out, upstream, where, name):
         raise _raised(where, f"backward() through {name}", err, in_backward=True) from err
 
 
-def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=None):
+def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=0):
     """Check ``student_op(*tensors) -> Tensor`` against ``torch_op(*torch_tensors)``.
 
     student_op: the student's engine operation taking ``arity`` engine Tensors (1 or 2).
     torch_op: the same operation in torch, e.g. ``torch.maximum`` or ``torch.nn.functional.softplus``.
-    low, high: the inputs are drawn uniformly from [low, high] (float64).
+    low, high: the inputs are drawn uniformly from [low, high] (float64), from ``rng``
+    (seed 0 unless given, so a failure is the same on every run).
     name: how to call the operation in messages (default: the student function's name).
 
     For two inputs the shapes broadcast: (5,) with (5,), (3, 4) with (4,), (3, 4) with (3, 1),
     (2, 3) with a scalar. The backward pass is driven by a random upstream gradient (so every
-    output entry weighs differently) and compared input by input. Then the operation is used
-    twice on the same inputs, whose gradients must add up, and last its output must be freed
-    by reference counting alone (with the cycle collector off) once nothing refers to it.
+    output entry weighs differently) and compared input by input, by
+    :func:`lecture_lib.gradcheck.rel_error`. Then the operation is used twice on the same
+    inputs, whose gradients must add up, and last its output must be freed by reference
+    counting alone (with the cycle collector off) once nothing refers to it.
     """
-    import torch
-
-    from lecture_lib.autodiff import Tensor
-
     if arity not in (1, 2):
         raise ValueError(f"arity must be 1 or 2, got {arity!r}")
     name = name or getattr(student_op, "__name__", "your operation")
     rng = np.random.default_rng(rng)
     cases = UNARY_SHAPES if arity == 1 else BINARY_SHAPES
-    letters = ("x", "y")
-
-    def run(arrays, where):
-        xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
-        try:
-            out = student_op(*xs)
-        except Exception as err:
-            raise _raised(where, name, err) from err
-        if not isinstance(out, Tensor):
-            raise CheckFailed(f"{where}: {name} returned {type(out).__name__}, not an engine Tensor; "
-                              f"build the output with {NODE_SIGNATURE}")
-        return xs, out
-
     for shapes in cases:
         arrays = [rng.uniform(low, high, size=s) for s in shapes]
-        where = f"{name} on inputs of shape {_shapes(shapes)}"
-        xs, out = run(arrays, where)
-        ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
-        tout = torch_op(*ts)
-        ref = tout.detach().numpy()
+        _check_one_case(student_op, torch_op, name, arrays, rng)
+    arrays = [rng.uniform(low, high, size=s) for s in cases[0]]
+    _check_reuse(student_op, torch_op, name, arrays)
+    _check_freed(student_op, name, arrays)
+    ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} input shapes"
+       + (", broadcasting included;" if arity == 2 else ";") + " gradients accumulate when it is used twice, and no reference cycle keeps its output alive")
 
-        # ---- forward
-        if out.shape != ref.shape:
-            raise CheckFailed(f"{where}: the FORWARD pass is wrong: the output has shape {out.shape}, "
-                              f"torch's has {ref.shape}" + (" (the inputs broadcast to it)" if arity == 2 else ""))
-        forward_error = _err(out.data, ref)
-        if not forward_error < TOL:
-            raise CheckFailed(f"{where}: the FORWARD pass is wrong: its values differ from torch's by "
-                              f"{forward_error:.1e} (relative to the largest entry); the backward pass "
-                              f"was not checked")
 
-        # ---- backward, with a random upstream gradient
-        if not out.requires_grad:
-            raise CheckFailed(f"{where}: the output does not require a gradient, so backward() cannot "
-                              f"reach the inputs. Create it with make_node, which links the output to its "
-                              f"inputs and its backward rule: {NODE_SIGNATURE}")
-        upstream = rng.standard_normal(ref.shape)
-        _backward(out, upstream, where, name)
-        tout.backward(torch.tensor(upstream))
-        for letter, x, t in zip(letters, xs, ts):
-            want = t.grad.numpy()
-            if x.grad is None:
-                rule = ("the output has no backward rule (make_node got None)" if out._grad_fn is None
-                        else f"its backward rule never calls {letter}.add_grad")
-                raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None after "
-                                  f"backward(): {rule}. Give make_node a rule def _backward(g): ... that "
-                                  f"calls {letter}.add_grad(g * local gradient)")
-            got = np.asarray(x.grad)
-            if got.shape != want.shape:
-                raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad has shape "
-                                  f"{got.shape}, but {letter} has shape {want.shape}. An input that was "
-                                  f"broadcast gets the SUM of the gradients of all the entries it was "
-                                  f"copied to: pass the gradient through {letter}.add_grad, which sums "
-                                  f"it back to {letter}'s shape (the engine's _unbroadcast)")
-            error = _err(got, want)
-            if error < TOL:
-                continue
-            msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad differs from "
-                   f"torch's by {error:.1e} (relative to the largest entry); the forward pass is right.")
-            # Typical mistakes: the local gradient alone (no upstream factor), a flipped sign.
-            ts1 = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
-            torch_op(*ts1).sum().backward()
-            local_only = ts1[letters.index(letter)].grad.numpy()
-            if _err(got, local_only) < 1e-6:
-                msg += (" It equals the local gradient alone: multiply it by the upstream gradient "
-                        "g, the backward rule's argument (the chain rule: local times upstream)")
-            elif _err(got, -want) < 1e-6:
-                msg += " It has the wrong sign"
-            raise CheckFailed(msg)
+def _run(student_op, name, arrays, where):
+    """The student's operation on fresh leaf Tensors of ``arrays``: (inputs, output)."""
+    from lecture_lib.autodiff import Tensor
 
-    # ---- reuse: the same inputs in two operations; each adds its share of the gradient
-    shapes = cases[0]
-    arrays = [rng.uniform(low, high, size=s) for s in shapes]
-    where = f"{name} used twice, L = (op(...) + 2 * op(...)).sum(), inputs of shape {_shapes(shapes)}"
+    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    try:
+        out = student_op(*xs)
+    except Exception as err:
+        raise _raised(where, name, err) from err
+    if not isinstance(out, Tensor):
+        raise CheckFailed(f"{where}: {name} returned {type(out).__name__}, not an engine Tensor; "
+                          f"build the output with {NODE_SIGNATURE}")
+    return xs, out
+
+
+def _torch_leaves(arrays):
+    import torch
+
+    return [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+
+
+def _check_one_case(student_op, torch_op, name, arrays, rng):
+    """Forward, then backward with a random upstream gradient, on inputs ``arrays``."""
+    import torch
+
+    shapes = [a.shape for a in arrays]
+    where = f"{name} on inputs of shape {_shapes(shapes)}"
+    xs, out = _run(student_op, name, arrays, where)
+    ts = _torch_leaves(arrays)
+    tout = torch_op(*ts)
+    ref = tout.detach().numpy()
+
+    # ---- forward
+    if out.shape != ref.shape:
+        raise CheckFailed(f"{where}: the FORWARD pass is wrong: the output has shape {out.shape}, "
+                          f"torch's has {ref.shape}" + (" (the inputs broadcast to it)" if len(arrays) == 2 else ""))
+    forward_error = rel_error(out.data, ref)
+    if not forward_error < TOL:
+        raise CheckFailed(f"{where}: the FORWARD pass is wrong: its values differ from torch's by "
+                          f"a relative error of {forward_error:.1e}; the backward pass was not "
+                          f"checked")
+
+    # ---- backward, with a random upstream gradient
+    if not out.requires_grad:
+        raise CheckFailed(f"{where}: the output does not require a gradient, so backward() cannot "
+                          f"reach the inputs. Create it with make_node, which links the output to its "
+                          f"inputs and its backward rule: {NODE_SIGNATURE}")
+    upstream = rng.standard_normal(ref.shape)
+    _backward(out, upstream, where, name)
+    tout.backward(torch.tensor(upstream))
+    for letter, x, t in zip(LETTERS, xs, ts):
+        _compare_grad(letter, x, t.grad.numpy(), out, where)
+        error = rel_error(x.grad, t.grad.numpy())
+        if error < TOL:
+            continue
+        msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad differs from "
+               f"torch's by a relative error of {error:.1e}; the forward pass is right.")
+        # Typical mistakes: the local gradient alone (no upstream factor), a flipped sign.
+        ts1 = _torch_leaves(arrays)
+        torch_op(*ts1).sum().backward()
+        local_only = ts1[LETTERS.index(letter)].grad.numpy()
+        if rel_error(x.grad, local_only) < 1e-6:
+            msg += (" It equals the local gradient alone: multiply it by the upstream gradient "
+                    "g, the backward rule's argument (the chain rule: local times upstream)")
+        elif rel_error(x.grad, -t.grad.numpy()) < 1e-6:
+            msg += " It has the wrong sign"
+        raise CheckFailed(msg)
+
+
+def _compare_grad(letter, x, want, out, where):
+    """The input ``x`` got a gradient of its own shape (its values are compared by the caller)."""
+    if x.grad is None:
+        rule = ("the output has no backward rule (make_node got None)" if out._grad_fn is None
+                else f"its backward rule never calls {letter}.add_grad")
+        raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None after "
+                          f"backward(): {rule}. Give make_node a rule def _backward(g): ... that "
+                          f"calls {letter}.add_grad(g * local gradient)")
+    got = np.asarray(x.grad)
+    if got.shape != want.shape:
+        raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad has shape "
+                          f"{got.shape}, but {letter} has shape {want.shape}. An input that was "
+                          f"broadcast gets the SUM of the gradients of all the entries it was "
+                          f"copied to: pass the gradient through {letter}.add_grad, which sums "
+                          f"it back to {letter}'s shape (the engine's _unbroadcast)")
+
+
+def _check_reuse(student_op, torch_op, name, arrays):
+    """The same inputs in two operations: each adds its share of the gradient."""
+    from lecture_lib.autodiff import Tensor
+
+    where = (f"{name} used twice, L = (op(...) + 2 * op(...)).sum(), inputs of shape "
+             f"{_shapes([a.shape for a in arrays])}")
     xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
     try:
         total = (student_op(*xs) + 2 * student_op(*xs)).sum()
     except Exception as err:
         raise _raised(where, name, err) from err
     _backward(total, None, where, name)
-    ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    ts = _torch_leaves(arrays)
     (torch_op(*ts) + 2 * torch_op(*ts)).sum().backward()
-    for letter, x, t in zip(letters, xs, ts):
+    for letter, x, t in zip(LETTERS, xs, ts):
         want = t.grad.numpy()
         got = np.zeros_like(want) if x.grad is None else np.asarray(x.grad)
-        error = _err(got, want)
+        error = rel_error(got, want)
         if error < TOL:
             continue
-        if _err(got, want / 3) < 1e-6 or _err(got, 2 * want / 3) < 1e-6:
+        if rel_error(got, want / 3) < 1e-6 or rel_error(got, 2 * want / 3) < 1e-6:
             raise CheckFailed(f"{where}: {letter}.grad holds only one of the two operations' "
                               f"contributions: gradients must ACCUMULATE. Use "
                               f"{letter}.add_grad(...) (which adds), never {letter}.grad = ...")
-        raise CheckFailed(f"{where}: {letter}.grad differs from torch's by {error:.1e}")
+        raise CheckFailed(f"{where}: {letter}.grad differs from torch's by a relative error of "
+                          f"{error:.1e}")
 
-    # ---- memory: the output must be freed as soon as the last name for it goes
+
+def _check_freed(student_op, name, arrays):
+    """The output must be freed as soon as the last name for it goes."""
+    from lecture_lib.autodiff import Tensor
+
     xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
     collector_was_on = gc.isenabled()
     gc.disable()                    # reference counting alone frees what no cycle holds
@@ -206,5 +232,3 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
                           f"memory until Python's cycle collector runs. Use the rule's argument g "
                           f"instead of out.grad (and, if the rule needs the output's values, the "
                           f"data array, not the output Tensor)")
-    ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} input shapes"
-       + (", broadcasting included;" if arity == 2 else ";") + " gradients accumulate when it is used twice, and no reference cycle keeps its output alive")

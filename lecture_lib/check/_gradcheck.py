@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import CheckFailed, ok
+from ..functional import softmax
+from ..gradcheck import numerical_gradient as _central_differences
+from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["numerical_gradient", "softmax_cross_entropy_grad"]
 
@@ -36,11 +38,6 @@ def _f(x):
 
 def _exact(x):
     return x ** 2 + 2 + np.cos(2 * x)
-
-
-def _rel(a, b):
-    """cs231n's relative error, max |a - b| / max(1e-8, |a| + |b|)."""
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
 def _call(student_fn, x, h, where):
@@ -62,48 +59,45 @@ def _call(student_fn, x, h, where):
 def _diagnose(got, x, h, where):
     """Explain why ``got`` is not the central difference of ``_f`` at ``x`` with step h."""
     exact = _exact(x)
-    central = np.empty_like(x)
-    forward = np.empty_like(x)
+    central = _central_differences(lambda _: _f(x), x, h=h)
+    f0, forward = _f(x), np.empty_like(x)
     for j in np.ndindex(x.shape):
         old = x[j]
         x[j] = old + h
-        fp = _f(x)
-        x[j] = old - h
-        fm = _f(x)
+        forward[j] = (_f(x) - f0) / h
         x[j] = old
-        f0 = _f(x)
-        central[j] = (fp - fm) / (2 * h)
-        forward[j] = (fp - f0) / h
-    err = _rel(got, exact)
+    err = rel_error(got, exact)
     msg = f"{where}: relative error {err:.1e} against the exact gradient (should be < {_TOL:.0e})."
     if np.all(got == 0):
         return msg + (" Every entry is 0: f never saw the perturbation. f reads the array x "
                       "itself, so perturb x in place (x[j] = old + h), not a copy of it.")
-    if _rel(got, 2 * central) < 1e-6:
+    if rel_error(got, 2 * central) < 1e-6:
         return msg + " Every entry is twice the right value: divide f(x + h e_j) - f(x - h e_j) by 2h, not by h."
-    if _rel(got, 0.5 * central) < 1e-6:
+    if rel_error(got, 0.5 * central) < 1e-6:
         return msg + " Every entry is half the right value: divide by 2h (not 4h), with steps of +h and -h."
-    if _rel(got, forward) < 1e-6 or _rel(got, 2 * forward - central) < 1e-6:
+    if rel_error(got, forward) < 1e-6 or rel_error(got, 2 * forward - central) < 1e-6:
         return msg + (" Your values are one-sided (forward or backward) differences, "
                       "(f(x + h e_j) - f(x)) / h, whose error is of order h (here about "
-                      f"{_rel(forward, exact):.0e}); the central difference (f(x + h e_j) - "
+                      f"{rel_error(forward, exact):.0e}); the central difference (f(x + h e_j) - "
                       "f(x - h e_j)) / 2h cancels the h term and is accurate to order h^2.")
     flat = got.reshape(-1)
-    if flat.size > 1 and np.allclose(flat, flat[0]) and not np.allclose(exact, exact.reshape(-1)[0]):
+    if flat.size > 1 and rel_error(flat, np.full_like(flat, flat[0])) < 1e-6 \
+            and not rel_error(exact, np.full_like(exact, exact.flat[0])) < 1e-6:
         return msg + (" All entries are equal: did you perturb every coordinate at once (x + h)? "
                       "Perturb one coordinate e_j at a time.")
     return msg
 
 
-def numerical_gradient(student_fn):
+def numerical_gradient(student_fn, rng=0):
     """Check ``student_fn(f, x, h=...) -> array of x's shape``: central differences of the
     scalar function ``f`` at the float64 array ``x``, with ``x`` restored exactly afterwards.
 
     Runs it on ``f(x) = sum(x^3/3 + 2x + sin(2x)/2)`` at random x of the shapes (5,), (3, 4),
-    (2, 3, 2); compares with the exact gradient and with the error a central difference has;
+    (2, 3, 2), drawn from ``rng`` (seed 0 unless given, so a failure is the same on every
+    run); compares with the exact gradient and with the error a central difference has;
     checks that the error shrinks like h^2; checks that x is unchanged, bit for bit.
     """
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(rng)
     # The last x is long, so that restoring by arithmetic (x[j] -= h) almost surely leaves a
     # rounding error somewhere (for one entry it often happens to come out exact).
     for shape in _SHAPES + ((400,),):
@@ -118,7 +112,7 @@ def numerical_gradient(student_fn):
                               f"to {largest:.1e}). Every perturbation must be undone: save "
                               f"old = x[j], evaluate f at old + h and old - h, then set x[j] = old.")
         x[...] = before
-        err = _rel(got, _exact(x))
+        err = rel_error(got, _exact(x))
         if not err < _TOL:
             raise CheckFailed(_diagnose(got, x, _H, where))
         if changed:
@@ -129,11 +123,11 @@ def numerical_gradient(student_fn):
                               f"point: save old = x[j] first and put it back with x[j] = old.")
 
     # The order of the error: a central difference's error falls 100 times when h falls 10 times.
-    x = np.random.default_rng().uniform(-2, 2, size=(6,))
+    x = rng.uniform(-2, 2, size=(6,))
     errors = []
     for h in (1e-2, 1e-3):
         got, _ = _call(student_fn, x, h, f"x of shape (6,), h = {h:g}")
-        errors.append(_rel(got, _exact(x)))
+        errors.append(rel_error(got, _exact(x)))
     order = np.log10(errors[0] / max(errors[1], 1e-300))
     if not order > 1.5:
         raise CheckFailed(f"With h = 1e-2 the relative error is {errors[0]:.1e}, with h = 1e-3 it is "
@@ -144,18 +138,13 @@ def numerical_gradient(student_fn):
 
 
 # --------------------------------------------------------------------------- softmax cross-entropy
-def _softmax(Z, axis=1):
-    e = np.exp(Z - Z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
 def _onehot(y, C):
     out = np.zeros((len(y), C))
     out[np.arange(len(y)), y] = 1.0
     return out
 
 
-def softmax_cross_entropy_grad(student_fn):
+def softmax_cross_entropy_grad(student_fn, rng=0):
     r"""Check ``student_fn(Z, y) -> dZ``: the gradient of the MEAN softmax cross-entropy
     $L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}$ with respect to the logits
     ``Z: (N, C)`` (float64), for integer labels ``y: (N,)`` in 0..C-1:
@@ -163,9 +152,10 @@ def softmax_cross_entropy_grad(student_fn):
 
     Runs on random logits of shapes (N, C) = (5, 3), (7, 10), (4, 4), then on logits of size
     1000 (where an unshifted ``exp`` overflows). Names a missing 1/N, a missing one-hot term, a
-    flipped sign, a softmax taken down the columns, and an overflow.
+    flipped sign, a softmax taken down the columns, and an overflow. The logits come from
+    ``rng`` (seed 0 unless given).
     """
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(rng)
     for N, C, scale in ((5, 3, 2.0), (7, 10, 2.0), (4, 4, 2.0), (6, 5, 1000.0)):
         Z = rng.normal(0.0, scale, size=(N, C))
         y = rng.integers(0, C, size=N)
@@ -182,12 +172,12 @@ def softmax_cross_entropy_grad(student_fn):
             hint = " (is it transposed?)" if got.shape == (C, N) else ""
             raise CheckFailed(f"{where}: dZ has shape {got.shape}{hint}; it must have the shape of "
                               f"Z, (N, C) = ({N}, {C})")
-        P, Y = _softmax(Z), _onehot(y, C)
+        P, Y = softmax(Z, axis=1), _onehot(y, C)
         ref = (P - Y) / N
         if not np.all(np.isfinite(got)):
             raise CheckFailed(f"{where}: dZ contains nan or inf. exp(1000) overflows: subtract each "
                               f"row's maximum from Z before exponentiating (softmax(z) = softmax(z - max z)).")
-        err = _rel(got, ref)
+        err = rel_error(got, ref)
         if err < _TOL:
             continue
         msg = f"{where}: relative error {err:.1e} against (softmax(Z) - onehot(y)) / N."
@@ -197,11 +187,11 @@ def softmax_cross_entropy_grad(student_fn):
                     "also has -1 in the column of the true label."),
             (-ref, " The sign is flipped: dL/dz = p - onehot(y) (the probability of the true class must go up "
                    "when we step against the gradient)."),
-            ((_softmax(Z, axis=0) - Y) / N, " The softmax is taken down each column (axis=0); it runs along each "
+            ((softmax(Z, axis=0) - Y) / N, " The softmax is taken down each column (axis=0); it runs along each "
                                             "row (axis=1): one observation's C logits."),
         ]
         for candidate, hint in variants:
-            if _rel(got, candidate) < 1e-6:
+            if rel_error(got, candidate) < 1e-6:
                 raise CheckFailed(msg + hint)
         raise CheckFailed(msg)
     ok("dZ = (softmax(Z) - onehot(y)) / N on 4 random cases, including logits of size 1000")

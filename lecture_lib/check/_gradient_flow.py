@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._base import CheckFailed, ok
+from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["depth_to_exceed", "layer_grad_norms", "initializer"]
 
@@ -64,6 +64,7 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
 
 
 # ---- chapter 6: per-layer gradient norms ----------------------------------------------------
+_TOL = 1e-6        # float64 norms of the same gradients: they agree to ~1e-15
 def _grad_problem(seed):
     """A small engine MLP (float64, He init, biases set non-zero) and a batch: (model, X, y)."""
     from ..nn import mlp
@@ -109,19 +110,18 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
                 hint = " The output layer (the logits) is a linear layer too: include it."
             raise CheckFailed(f"expected {L} norms (the model {[12, 9, 8, 7, 5]} has L = {L} linear "
                               f"layers), got {got.size}.{hint}")
-        rel = np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)
-        if rel.max() < 1e-6:
+        if rel_error(got, ref) < _TOL:
             again = np.asarray(student_fn(model, X, y), dtype=np.float64).ravel()
-            if np.allclose(again, 2 * ref, rtol=1e-6):
+            if rel_error(again, 2 * ref) < _TOL:
                 raise CheckFailed("the first call is right, but calling the function a second time on the "
                                   "same model gives twice the norms: gradients accumulate across "
                                   "backward() calls; call model.zero_grad() before the backward pass.")
-            if not np.allclose(again, ref, rtol=1e-6):
+            if not rel_error(again, ref) < _TOL:
                 raise CheckFailed(f"a second call on the same model gives {_fmt(again)}, not {_fmt(ref)}: "
                                   "the function must not change the model or depend on earlier calls.")
             continue
         bias = np.array([np.linalg.norm(db) for db in trace.db])
-        close = lambda a: np.allclose(got, a, rtol=1e-6)
+        close = lambda a: rel_error(got, a) < _TOL                 # noqa: E731
         if close(ref ** 2):
             hint = "those are the squared norms: take the square root (np.linalg.norm does)."
         elif close(ref[::-1]):
@@ -139,7 +139,8 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
         elif close(np.array([np.linalg.norm(dW, 2) for dW in trace.dW])):
             hint = "those are spectral norms (largest singular value): use the Frobenius norm."
         else:
-            hint = "relative error per layer: " + _fmt(rel) + "."
+            hint = ("relative error per layer: "
+                    + _fmt([rel_error(g, r) for g, r in zip(got, ref)]) + ".")
         raise CheckFailed(f"seed {seed}: expected norms {_fmt(ref)} (layer 1 first), got {_fmt(got)}: {hint}")
     ok(f"per-layer gradient norms match the reference on {len(seeds)} random networks "
        f"(e.g. {_fmt(ref)} for layers 1..{L})")
@@ -170,6 +171,27 @@ def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
     if kind not in _INITS:
         raise ValueError(f"kind must be one of {sorted(_INITS)}, got {kind!r}")
     var_fn, normal, bound_fn = _INITS[kind]
+    W = _draw_twice(student_fn, kind, n_in, n_out, seed)
+    target = var_fn(n_in, n_out)
+    var, mean = float(W.var()), float(W.mean())
+    if abs(mean) > 6 * math.sqrt(target / W.size) and abs(mean) > 0.1 * math.sqrt(target):
+        hint = " The weights must be centred at 0"
+        if not normal and W.min() >= 0:
+            hint += ": draw from U(-a, a), not U(0, a)."
+        raise CheckFailed(f"{kind}: the mean of W is {mean:.3g}, expected about 0.{hint}")
+    if abs(var / target - 1) > 0.05:
+        hint = next((h for h, v in _variance_mistakes(normal, n_in, n_out).items()
+                     if abs(var / v - 1) < 0.05), None)
+        raise CheckFailed(f"{kind}({n_in}, {n_out}): variance of W is {var:.4g}, expected "
+                          f"{target:.4g}" + (f": {hint}." if hint else "."))
+    _check_distribution(W, kind, normal, bound_fn and bound_fn(n_in, n_out))
+    ok(f"{kind}({n_in}, {n_out}, rng): shape {W.shape}, mean {mean:+.1e}, variance {var:.3g} "
+       f"(expected {target:.3g})" + ("" if normal else f", all |W| <= a = {bound_fn(n_in, n_out):.3g}"))
+
+
+def _draw_twice(student_fn, kind, n_in, n_out, seed):
+    """W (n_in, n_out) as float64, after checking its shape and that two generators seeded
+    alike give the same matrix."""
     W = np.asarray(student_fn(n_in, n_out, np.random.default_rng(seed)))
     if W.shape != (n_in, n_out):
         hint = ""
@@ -183,57 +205,49 @@ def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
         raise CheckFailed(f"two calls with generators seeded alike gave different matrices: draw every "
                           f"number from the rng argument (rng.normal / rng.uniform), not from np.random "
                           f"or torch.")
-    W = W.astype(np.float64)
-    target = var_fn(n_in, n_out)
-    var, mean = float(W.var()), float(W.mean())
-    if abs(mean) > 6 * math.sqrt(target / W.size) and abs(mean) > 0.1 * math.sqrt(target):
-        hint = " The weights must be centred at 0"
-        if not normal and W.min() >= 0:
-            hint += ": draw from U(-a, a), not U(0, a)."
-        raise CheckFailed(f"{kind}: the mean of W is {mean:.3g}, expected about 0.{hint}")
-    if abs(var / target - 1) > 0.05:
-        i, o = n_in, n_out
-        if normal:
-            candidates = {
-                "your variance is 2/n_out: you swapped fan-in and fan-out (He uses the fan-in, "
-                "the number of inputs of each unit, W.shape[0])": 2 / o,
-                "that is 1/n_in: He's factor 2 is missing (a ReLU zeroes half of its inputs)": 1 / i,
-                "that is Glorot's 2/(n_in + n_out), not He's 2/n_in": 2 / (i + o),
-                "the variance is 1: the weights are not scaled at all": 1.0,
-                "std vs variance mix-up: you passed the variance 2/n_in as numpy's scale, which is "
-                "the standard deviation; use scale=sqrt(2/n_in)": (2 / i) ** 2,
-                "std vs variance mix-up: the variance came out as sqrt(2/n_in), the standard "
-                "deviation; the standard deviation is sqrt(2/n_in), so the variance is 2/n_in": math.sqrt(2 / i),
-            }
-        else:
-            candidates = {
-                "that is He's 2/n_in: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / i,
-                "that is 2/n_out: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / o,
-                "the bound is sqrt(2/(n_in + n_out)), the standard deviation: U(-a, a) has variance "
-                "a^2/3, so the bound must be sqrt(3) times larger, sqrt(6/(n_in + n_out))": 2 / (i + o) / 3,
-                "the bound is 6/(n_in + n_out): the square root is missing": (6 / (i + o)) ** 2 / 3,
-                "std vs variance mix-up: the bound is the variance 2/(n_in + n_out); U(-a, a) has "
-                "variance a^2/3, so a = sqrt(6/(n_in + n_out))": (2 / (i + o)) ** 2 / 3,
-                "that is a normal with standard deviation sqrt(6/(n_in + n_out)): Glorot-uniform "
-                "draws U(-a, a) with that a, whose variance is a^2/3": 6 / (i + o),
-                "the variance is 1: the weights are not scaled at all": 1.0,
-                "the variance is 1/3: that is U(-1, 1), unscaled": 1 / 3,
-            }
-        hint = next((h for h, v in candidates.items() if abs(var / v - 1) < 0.05), None)
-        raise CheckFailed(f"{kind}({n_in}, {n_out}): variance of W is {var:.4g}, expected "
-                          f"{target:.4g}" + (f": {hint}." if hint else "."))
+    return W.astype(np.float64)
+
+
+def _variance_mistakes(normal, i, o):
+    """hint -> the variance that the mistake it names gives, for fan-in i and fan-out o."""
+    if normal:
+        return {
+            "your variance is 2/n_out: you swapped fan-in and fan-out (He uses the fan-in, "
+            "the number of inputs of each unit, W.shape[0])": 2 / o,
+            "that is 1/n_in: He's factor 2 is missing (a ReLU zeroes half of its inputs)": 1 / i,
+            "that is Glorot's 2/(n_in + n_out), not He's 2/n_in": 2 / (i + o),
+            "the variance is 1: the weights are not scaled at all": 1.0,
+            "std vs variance mix-up: you passed the variance 2/n_in as numpy's scale, which is "
+            "the standard deviation; use scale=sqrt(2/n_in)": (2 / i) ** 2,
+            "std vs variance mix-up: the variance came out as sqrt(2/n_in), the standard "
+            "deviation; the standard deviation is sqrt(2/n_in), so the variance is 2/n_in": math.sqrt(2 / i),
+        }
+    return {
+        "that is He's 2/n_in: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / i,
+        "that is 2/n_out: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / o,
+        "the bound is sqrt(2/(n_in + n_out)), the standard deviation: U(-a, a) has variance "
+        "a^2/3, so the bound must be sqrt(3) times larger, sqrt(6/(n_in + n_out))": 2 / (i + o) / 3,
+        "the bound is 6/(n_in + n_out): the square root is missing": (6 / (i + o)) ** 2 / 3,
+        "std vs variance mix-up: the bound is the variance 2/(n_in + n_out); U(-a, a) has "
+        "variance a^2/3, so a = sqrt(6/(n_in + n_out))": (2 / (i + o)) ** 2 / 3,
+        "that is a normal with standard deviation sqrt(6/(n_in + n_out)): Glorot-uniform "
+        "draws U(-a, a) with that a, whose variance is a^2/3": 6 / (i + o),
+        "the variance is 1: the weights are not scaled at all": 1.0,
+        "the variance is 1/3: that is U(-1, 1), unscaled": 1 / 3,
+    }
+
+
+def _check_distribution(W, kind, normal, bound):
+    """A normal has kurtosis 3; a uniform U(-a, a) has kurtosis 1.8 and no |W| above a."""
     kurt = _kurtosis(W)
     if normal and abs(kurt - 3) > 0.3:
         what = "uniform" if abs(kurt - 1.8) < 0.3 else f"not normal (kurtosis {kurt:.2f}, a normal has 3)"
         raise CheckFailed(f"{kind}: the variance is right but the draws look {what}: He's initializer "
                           f"draws from a normal distribution (rng.normal).")
     if not normal:
-        a = bound_fn(n_in, n_out)
-        if np.abs(W).max() > a * (1 + 1e-12):
+        if np.abs(W).max() > bound * (1 + 1e-12):
             raise CheckFailed(f"{kind}: some |W| = {np.abs(W).max():.4g} exceed the bound "
-                              f"a = sqrt(6/(n_in + n_out)) = {a:.4g}: draw from U(-a, a), not a normal.")
+                              f"a = sqrt(6/(n_in + n_out)) = {bound:.4g}: draw from U(-a, a), not a normal.")
         if abs(kurt - 1.8) > 0.2:
             raise CheckFailed(f"{kind}: the variance is right but the draws are not uniform (kurtosis "
                               f"{kurt:.2f}, a uniform has 1.8): use rng.uniform(-a, a, size).")
-    ok(f"{kind}({n_in}, {n_out}, rng): shape {W.shape}, mean {mean:+.1e}, variance {var:.3g} "
-       f"(expected {target:.3g})" + ("" if normal else f", all |W| <= a = {bound_fn(n_in, n_out):.3g}"))

@@ -1,8 +1,9 @@
 r"""Self-checks for hand-derived gradients (chapters 2 and 3).
 
-Each check calls the student's function on fresh random inputs whose sizes all differ
+Each check calls the student's function on random inputs whose sizes all differ
 (P != K1 != K2 != N), so a transposed matrix never has the right shape by accident, and
-compares with the reference. When something is wrong the message names the first wrong
+compares with the reference by :func:`lecture_lib.gradcheck.rel_error`. The inputs come from
+``rng`` (seed 0 unless given), so a failure is the same on every run. When something is wrong the message names the first wrong
 gradient *from the loss down* (an error there propagates to every gradient below it) and says
 what is wrong in the lecture's terms: a shape and the transposition that fixes it, a missing
 ReLU mask, a missing $1/N$, a flipped sign, with the relative error of every gradient.
@@ -26,8 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..twolayer import sigmoid as _sigmoid
-from ._base import CheckFailed, ok
+from ..functional import sigmoid as _sigmoid
+from ..notation import CHAIN_ORDER, SHAPE_LETTERS, lettered, shape_str
+from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["gradients", "grad_W1", "grad_W2", "grad_h1", "grad_b1", "relu_backward",
            "logreg_grads", "tanh_backward", "reused_node", "jacobian_memory", "reference_backward"]
@@ -35,28 +37,17 @@ __all__ = ["gradients", "grad_W1", "grad_W2", "grad_h1", "grad_b1", "relu_backwa
 TOL = 1e-6        # students compute in float64; the reference agrees with itself to ~1e-15
 # (N, P, K1, K2): every size different within a case, so a transpose has the wrong shape
 CASES = ((6, 5, 7, 3), (4, 9, 2, 6), (5, 11, 8, 3))
-ORDER = ("a", "beta", "b2", "W2", "b1", "W1", "X")          # from the loss down
-LETTERS = {"a": (), "beta": ("K2",), "b2": ("K2",), "W2": ("K1", "K2"), "b1": ("K1",),
-           "W1": ("P", "K1"), "X": ("N", "P")}
 # The product that gives each matrix gradient the right orientation.
 FORMULA = {"W1": "X.T @ dq1", "W2": "h1.T @ dq2", "X": "dq1 @ W1.T", "beta": "h2.T @ dz",
            "b1": "dq1.sum(axis=0)", "b2": "dq2.sum(axis=0)", "a": "dz.sum()"}
 
 
 # --------------------------------------------------------------------------- helpers
-def _rel_error(a, b):
-    """cs231n's relative error, max |a - b| / max(1e-8, |a| + |b|)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
-
-
-def _shape(t):
-    return "(" + ", ".join(map(str, t)) + ("," if len(t) == 1 else "") + ")"
-
-
-def _lettered(name, shape, letters=LETTERS):
-    lt = letters[name]
-    return f"{_shape(lt)} = {_shape(shape)}" if lt else f"() (a scalar), got shape {_shape(shape)}"
+def _lettered(name, shape):
+    """``(P, K1) = (5, 7)``; for the scalar a, what it is and what it got."""
+    if SHAPE_LETTERS[name]:
+        return lettered(name, shape)
+    return f"() (a scalar), got shape {shape_str(shape)}"
 
 
 def _scale_factor(got, ref):
@@ -67,12 +58,12 @@ def _scale_factor(got, ref):
     if denom == 0.0:
         return None
     c = float(np.sum(got * ref)) / denom
-    return c if _rel_error(got, c * ref) < TOL else None
+    return c if rel_error(got, c * ref) < TOL else None
 
 
 def _scale_hint(c, N, what="dz = (sigmoid(z) - y) / N"):
     """Say what a gradient off by the factor c means, or None."""
-    near = lambda v: abs(c - v) <= 1e-6 * max(1.0, abs(v))       # noqa: E731
+    near = lambda v: rel_error(c, v) < TOL                         # noqa: E731
     if near(N):
         return (f"it is N = {N} times too large: the loss is the MEAN over the N observations, "
                 f"so the 1/N belongs in the gradient ({what}); you summed instead of averaging")
@@ -139,21 +130,21 @@ def reference_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="
 def _shape_hint(name, got_shape, want_shape, sizes):
     N, P, K1, K2 = sizes
     if len(want_shape) == 2 and got_shape == want_shape[::-1]:
-        return (f"d{name} has shape {_shape(LETTERS[name][::-1])} = {_shape(got_shape)}, "
+        return (f"d{name} has shape {shape_str(SHAPE_LETTERS[name][::-1])} = {shape_str(got_shape)}, "
                 f"expected {_lettered(name, want_shape)}: you computed its transpose; "
                 f"use {FORMULA[name]}")
     if name in ("b1", "b2", "beta") and len(got_shape) == 2 and got_shape[0] == N:
-        return (f"d{name} has shape (N, {LETTERS[name][0]}) = {_shape(got_shape)}, expected "
+        return (f"d{name} has shape (N, {SHAPE_LETTERS[name][0]}) = {shape_str(got_shape)}, expected "
                 f"{_lettered(name, want_shape)}: one row per observation; a parameter's "
                 f"gradient sums the observations' contributions: {FORMULA[name]}")
     if name == "a" and got_shape == (N,):
-        return (f"da has shape (N,) = {_shape(got_shape)}, expected () (a scalar): sum the "
+        return (f"da has shape (N,) = {shape_str(got_shape)}, expected () (a scalar): sum the "
                 f"observations' contributions, {FORMULA['a']}")
     if N in got_shape and got_shape.count(N) == 2:
-        return (f"d{name} has shape {_shape(got_shape)}, expected {_lettered(name, want_shape)}: "
+        return (f"d{name} has shape {shape_str(got_shape)}, expected {_lettered(name, want_shape)}: "
                 f"an (N, N) = ({N}, {N}) array appears when an (N,) vector meets an (N, 1) "
                 f"column and numpy broadcasts them; keep dz of shape (N,)")
-    return (f"d{name} has shape {_shape(got_shape)}, expected {_lettered(name, want_shape)} "
+    return (f"d{name} has shape {shape_str(got_shape)}, expected {_lettered(name, want_shape)} "
             f"(a gradient has the shape of what it differentiates)")
 
 
@@ -163,15 +154,15 @@ def _error_table(got, ref, keys):
         if k not in got:
             cell = "missing"
         elif np.shape(got[k]) != np.shape(ref[k]) and not (k == "a" and np.size(got[k]) == 1):
-            cell = f"shape {_shape(np.shape(got[k]))}"
+            cell = f"shape {shape_str(np.shape(got[k]))}"
         else:
-            err = _rel_error(np.reshape(got[k], np.shape(ref[k])), ref[k])
+            err = rel_error(np.reshape(got[k], np.shape(ref[k])), ref[k])
             cell = f"{err:.1e}" + ("" if err < TOL else "   <- wrong")
         lines.append(f"  d{k:<8s}{cell}")
     return "\n".join(lines)
 
 
-def gradients(student_backward, layer2="relu", cases=CASES, rng=None):
+def gradients(student_backward, layer2="relu", cases=CASES, rng=0):
     r"""Check ``student_backward(params, X, y) -> grads`` for the two-layer network.
 
     params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ();
@@ -193,18 +184,18 @@ def gradients(student_backward, layer2="relu", cases=CASES, rng=None):
         params, X, y = _random_network(N, P, K1, K2, rng)
         ref = (twolayer.backward(params, X, y) if layer2 == "relu"
                else reference_backward(params, X, y, layer2="tanh"))
-        describe = (f"N, P, K1, K2 = {N}, {P}, {K1}, {K2}: X {_shape(X.shape)}, "
-                    f"W1 {_shape((P, K1))}, W2 {_shape((K1, K2))}, beta {_shape((K2,))}")
+        describe = (f"N, P, K1, K2 = {N}, {P}, {K1}, {K2}: X {shape_str(X.shape)}, "
+                    f"W1 {shape_str((P, K1))}, W2 {shape_str((K1, K2))}, beta {shape_str((K2,))}")
         got = _call(student_backward,
                     ({k: v.copy() for k, v in params.items()}, X.copy(), y.copy()), describe)
         if not hasattr(got, "keys"):
             raise CheckFailed(f"backward must return a dict with the keys W1, b1, W2, b2, beta, a; "
                               f"got {type(got).__name__}")
-        missing = [k for k in ORDER if k != "X" and k not in got]
+        missing = [k for k in CHAIN_ORDER if k != "X" and k not in got]
         if missing:
             raise CheckFailed(f"the returned dict lacks the key(s) {', '.join(missing)} "
                               f"(expected W1, b1, W2, b2, beta, a; X is optional)")
-        keys = [k for k in ORDER if k in got]
+        keys = [k for k in CHAIN_ORDER if k in got]
         got = {k: np.asarray(got[k], dtype=np.float64) for k in keys}
         for k in keys:
             g, r = got[k], ref[k]
@@ -214,7 +205,7 @@ def gradients(student_backward, layer2="relu", cases=CASES, rng=None):
                 raise CheckFailed(f"On a network with {describe}:\n"
                                   + _shape_hint(k, g.shape, r.shape, (N, P, K1, K2))
                                   + "\n" + _error_table(got, ref, keys))
-            if _rel_error(g, r) < TOL:
+            if rel_error(g, r) < TOL:
                 continue
             raise CheckFailed(f"On a network with {describe}:\n"
                               + _value_hint(k, g, params, X, y, N, layer2)
@@ -237,44 +228,44 @@ def _value_hint(k, g, params, X, y, N, layer2):
     ]
     if layer2 == "tanh":
         relu_ref = reference_backward(params, X, y, layer2="relu")[k]
-        variants_relu = _rel_error(g, relu_ref) < TOL
+        variants_relu = rel_error(g, relu_ref) < TOL
         if variants_relu:
             return (f"d{k} is wrong: it is the gradient of the ReLU network; with h2 = tanh(q2) "
                     f"the local gradient of layer 2 is 1 - h2**2, not the mask (q2 > 0)")
     for switches, hint in variants:
-        if _rel_error(g, reference_backward(params, X, y, layer2=layer2, **switches)[k]) < TOL:
+        if rel_error(g, reference_backward(params, X, y, layer2=layer2, **switches)[k]) < TOL:
             return f"d{k} is wrong: {hint}."
     ref = reference_backward(params, X, y, layer2=layer2)[k]
     c = _scale_factor(g, ref)
     if c is not None:
         return f"d{k} is wrong: {_scale_hint(c, N)}."
-    return (f"d{k} is wrong (relative error {_rel_error(g, ref):.1e}) and not by a simple "
+    return (f"d{k} is wrong (relative error {rel_error(g, ref):.1e}) and not by a simple "
             f"factor, a missing mask or a transposition; compare each line with the chain "
             f"dz -> d{k} step by step (expected: {FORMULA[k]})")
 
 
 # --------------------------------------------------------------------------- single steps
-def _check_one(fn, name, args, ref, letters, formula, describe, extra_variants=(), N=None,
+def _check_one(fn, name, args, ref, letters, formula, describe, extra_variants=(),
                scale_hints=None):
     got = _call(fn, args, describe)
     got = np.asarray(got, dtype=np.float64)
     if got.shape != ref.shape:
         if ref.ndim == 2 and got.shape == ref.shape[::-1]:
-            raise CheckFailed(f"{name} has shape {_shape(letters[::-1])} = {_shape(got.shape)}, "
-                              f"expected {_shape(letters)} = {_shape(ref.shape)}: you computed "
+            raise CheckFailed(f"{name} has shape {shape_str(letters[::-1])} = {shape_str(got.shape)}, "
+                              f"expected {shape_str(letters)} = {shape_str(ref.shape)}: you computed "
                               f"its transpose; use {formula}")
-        raise CheckFailed(f"{name} has shape {_shape(got.shape)}, expected {_shape(letters)} = "
-                          f"{_shape(ref.shape)}; use {formula}")
-    err = _rel_error(got, ref)
+        raise CheckFailed(f"{name} has shape {shape_str(got.shape)}, expected {shape_str(letters)} = "
+                          f"{shape_str(ref.shape)}; use {formula}")
+    err = rel_error(got, ref)
     if err < TOL:
         return
     for variant, hint in extra_variants:
-        if _rel_error(got, variant) < TOL:
+        if rel_error(got, variant) < TOL:
             raise CheckFailed(f"{name} is wrong: {hint}")
     c = _scale_factor(got, ref)
     if c is not None and scale_hints:
         for value, hint in scale_hints:
-            if abs(c - value) <= 1e-6 * max(1.0, abs(value)):
+            if rel_error(c, value) < TOL:
                 raise CheckFailed(f"{name} is wrong: {hint}")
     if c is not None:
         raise CheckFailed(f"{name} is wrong: it is exactly {c:.4g} times the correct value; "
@@ -286,7 +277,7 @@ _DOUBLE_N = ("the 1/N of the mean loss is already inside the upstream gradient (
              "dz = (sigmoid(z) - y)/N); do not divide by N again")
 
 
-def grad_W1(student_fn, cases=CASES, rng=None):
+def grad_W1(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(X, dq1) -> dW1``: $\partial L/\partial W_1 = X^\top dq_1$.
 
     X: (N, P); dq1: (N, K1), the upstream gradient $\partial L/\partial q_1$ (it already
@@ -296,12 +287,12 @@ def grad_W1(student_fn, cases=CASES, rng=None):
     for N, P, K1, _ in cases:
         X, dq1 = rng.normal(size=(N, P)), rng.normal(size=(N, K1)) / N
         _check_one(student_fn, "dW1", (X.copy(), dq1.copy()), X.T @ dq1, ("P", "K1"),
-                   "X.T @ dq1", f"X {_shape(X.shape)}, dq1 {_shape(dq1.shape)}",
+                   "X.T @ dq1", f"X {shape_str(X.shape)}, dq1 {shape_str(dq1.shape)}",
                    scale_hints=[(1 / N, _DOUBLE_N), (-1, "the sign is flipped")])
     ok(f"dW1 = X.T @ dq1 correct on {len(cases)} random cases (P != K1 != N)")
 
 
-def grad_W2(student_fn, cases=CASES, rng=None):
+def grad_W2(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(h1, dq2) -> dW2``: $\partial L/\partial W_2 = h_1^\top dq_2$.
 
     h1: (N, K1), the first hidden layer (non-negative); dq2: (N, K2), the upstream gradient
@@ -312,12 +303,12 @@ def grad_W2(student_fn, cases=CASES, rng=None):
     for N, _, K1, K2 in cases:
         h1, dq2 = np.maximum(rng.normal(size=(N, K1)), 0), rng.normal(size=(N, K2)) / N
         _check_one(student_fn, "dW2", (h1.copy(), dq2.copy()), h1.T @ dq2, ("K1", "K2"),
-                   "h1.T @ dq2", f"h1 {_shape(h1.shape)}, dq2 {_shape(dq2.shape)}",
+                   "h1.T @ dq2", f"h1 {shape_str(h1.shape)}, dq2 {shape_str(dq2.shape)}",
                    scale_hints=[(1 / N, _DOUBLE_N), (-1, "the sign is flipped")])
     ok(f"dW2 = h1.T @ dq2 correct on {len(cases)} random cases (K1 != K2 != N)")
 
 
-def grad_h1(student_fn, cases=CASES, rng=None):
+def grad_h1(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(dq2, W2) -> dh1``: $\partial L/\partial h_1 = dq_2 W_2^\top$.
 
     dq2: (N, K2); W2: (K1, K2). Returns dh1: (N, K1) (the row form of $W_2\, dq_2$ for one
@@ -327,11 +318,11 @@ def grad_h1(student_fn, cases=CASES, rng=None):
     for N, _, K1, K2 in cases:
         dq2, W2 = rng.normal(size=(N, K2)), rng.normal(size=(K1, K2))
         _check_one(student_fn, "dh1", (dq2.copy(), W2.copy()), dq2 @ W2.T, ("N", "K1"),
-                   "dq2 @ W2.T", f"dq2 {_shape(dq2.shape)}, W2 {_shape(W2.shape)}")
+                   "dq2 @ W2.T", f"dq2 {shape_str(dq2.shape)}, W2 {shape_str(W2.shape)}")
     ok(f"dh1 = dq2 @ W2.T correct on {len(cases)} random cases")
 
 
-def grad_b1(student_fn, cases=CASES, rng=None):
+def grad_b1(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(dq1) -> db1``: $\partial L/\partial b_1 = \sum_i dq_{1,i}$.
 
     dq1: (N, K1), the upstream gradient (already carrying the 1/N of the mean loss).
@@ -340,7 +331,7 @@ def grad_b1(student_fn, cases=CASES, rng=None):
     rng = np.random.default_rng(rng)
     for N, _, K1, _ in cases:
         dq1 = rng.normal(size=(N, K1)) / N
-        got_describe = f"dq1 {_shape(dq1.shape)}"
+        got_describe = f"dq1 {shape_str(dq1.shape)}"
         got = np.asarray(_call(student_fn, (dq1.copy(),), got_describe))
         if got.shape == (N,):
             raise CheckFailed(f"db1 has shape (N,) = ({N},), expected (K1,) = ({K1},): you summed "
@@ -355,7 +346,7 @@ def grad_b1(student_fn, cases=CASES, rng=None):
     ok(f"db1 = dq1.sum(axis=0) correct on {len(cases)} random cases")
 
 
-def relu_backward(student_fn, cases=CASES, rng=None):
+def relu_backward(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(dh, q) -> dq``: through $h = \mathrm{relu}(q)$,
     $dq = dh \odot [q > 0]$ (the diagonal Jacobian applied as an elementwise mask).
 
@@ -366,7 +357,7 @@ def relu_backward(student_fn, cases=CASES, rng=None):
     for N, _, K, _ in cases:
         dh, q = rng.normal(size=(N, K)), rng.normal(size=(N, K))
         _check_one(student_fn, "dq", (dh.copy(), q.copy()), dh * (q > 0), ("N", "K"),
-                   "dh * (q > 0)", f"dh {_shape(dh.shape)}, q {_shape(q.shape)}",
+                   "dh * (q > 0)", f"dh {shape_str(dh.shape)}, q {shape_str(q.shape)}",
                    extra_variants=[
                        (dh, "it equals the upstream gradient dh: the ReLU mask (q > 0) is "
                             "missing (a mask taken from h = relu(q) >= 0 is always true)"),
@@ -383,7 +374,7 @@ def relu_backward(student_fn, cases=CASES, rng=None):
 LOGREG_CASES = ((6, 3), (4, 7), (9, 2))      # (N, P), N != P
 
 
-def logreg_grads(student_fn, cases=LOGREG_CASES, rng=None):
+def logreg_grads(student_fn, cases=LOGREG_CASES, rng=0):
     r"""Check ``student_fn(W, b, X, y) -> (dW, db)`` for logistic regression.
 
     W: (P, 1), b: a float; X: (N, P); y: (N,) in {0, 1}. The loss is the MEAN binary
@@ -398,7 +389,7 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=None):
         rng.shuffle(y)
         r = (_sigmoid(X @ W[:, 0] + b) - y) / N
         dW_ref, db_ref = (X.T @ r).reshape(P, 1), float(r.sum())
-        describe = f"W {_shape(W.shape)}, b a float, X {_shape(X.shape)}, y {_shape(y.shape)}"
+        describe = f"W {shape_str(W.shape)}, b a float, X {shape_str(X.shape)}, y {shape_str(y.shape)}"
         out = _call(student_fn, (W.copy(), b, X.copy(), y.copy()), describe)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise CheckFailed(f"logreg_grads must return the pair (dW, db); got {type(out).__name__}")
@@ -412,29 +403,29 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=None):
                 hint = (f"dW has shape (P,) = ({P},), expected (P, 1) = ({P}, 1), the shape of "
                         f"W: reshape it, dW.reshape(-1, 1)")
             elif dW.shape in ((P, N), (N, N)) or N in dW.shape:
-                hint = (f"dW has shape {_shape(dW.shape)}, expected (P, 1) = ({P}, 1): X @ W is "
+                hint = (f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, 1): X @ W is "
                         f"an (N, 1) column and y an (N,) vector, and (N, 1) - (N,) broadcasts to "
                         f"(N, N); use y.reshape(-1, 1) (or X @ W[:, 0])")
             else:
-                hint = f"dW has shape {_shape(dW.shape)}, expected (P, 1) = ({P}, 1), the shape of W"
+                hint = f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, 1), the shape of W"
             raise CheckFailed(where + hint)
         if db.size != 1:
-            hint = (f"db has shape {_shape(db.shape)}, expected a scalar: b is added to every "
+            hint = (f"db has shape {shape_str(db.shape)}, expected a scalar: b is added to every "
                     f"observation, so sum the contributions, (p - y).sum() / N")
             raise CheckFailed(where + hint)
         for name, got, ref in (("dW", dW, dW_ref), ("db", db.reshape(()), np.asarray(db_ref))):
-            if _rel_error(got, ref) < TOL:
+            if rel_error(got, ref) < TOL:
                 continue
             c = _scale_factor(got, ref)
             if c is not None:
                 raise CheckFailed(where + f"{name} is wrong: " + _scale_hint(c, N, "(p - y) / N"))
-            raise CheckFailed(where + f"{name} is wrong (relative error {_rel_error(got, ref):.1e}); "
+            raise CheckFailed(where + f"{name} is wrong (relative error {rel_error(got, ref):.1e}); "
                               f"expected dW = X.T @ (sigmoid(X @ W + b) - y) / N, "
                               f"db = (sigmoid(X @ W + b) - y).sum() / N")
     ok(f"dW and db correct on {len(cases)} random data sets (N != P), e.g. N, P = {cases[0][0]}, {cases[0][1]}")
 
 
-def tanh_backward(student_fn, rng=None):
+def tanh_backward(student_fn, rng=0):
     r"""Check ``student_fn(out, upstream) -> grad``: the backward pass of a tanh node.
 
     out: the node's output $t = \tanh(u)$ (any shape); upstream: $\partial L/\partial t$ (same
@@ -446,7 +437,7 @@ def tanh_backward(student_fn, rng=None):
         out, up = np.tanh(rng.normal(size=shape) * 1.5), rng.normal(size=shape)
         ref = (1 - out ** 2) * up
         _check_one(student_fn, "the gradient", (out.copy(), up.copy()), ref, ("...",) * len(shape),
-                   "(1 - out**2) * upstream", f"out {_shape(shape)}, upstream {_shape(shape)}",
+                   "(1 - out**2) * upstream", f"out {shape_str(shape)}, upstream {shape_str(shape)}",
                    extra_variants=[
                        ((1 - np.tanh(out) ** 2) * up,
                         "you applied tanh to the output again: the argument is already "
@@ -462,7 +453,7 @@ def tanh_backward(student_fn, rng=None):
     ok("tanh backward: (1 - out**2) * upstream correct on random inputs")
 
 
-def reused_node(student_fn, rng=None):
+def reused_node(student_fn, rng=0):
     r"""Check ``student_fn(x, y) -> (dg_dx, dg_dy)`` for $g(x, y) = (x + y)\,x$ (scalars).
 
     x enters g twice, through $s = x + y$ and as the second factor of $s \cdot x$, so
@@ -477,16 +468,16 @@ def reused_node(student_fn, rng=None):
             raise CheckFailed(f"return the pair (dg_dx, dg_dy); got {type(got).__name__}")
         dx, dy = (float(np.asarray(v).reshape(())) for v in got)
         where = f"At x = {x:.3f}, y = {y:.3f}: "
-        if abs(dy - x) > TOL * max(1.0, abs(x)):
+        if not rel_error(dy, x) < TOL:
             raise CheckFailed(where + f"dg/dy = {dy:.4g}, expected x = {x:.4g} (the local "
                               f"gradient of s = x + y is 1, the upstream dg/ds is x)")
-        if abs(dx - (2 * x + y)) <= TOL * max(1.0, abs(2 * x + y)):
+        if rel_error(dx, 2 * x + y) < TOL:
             continue
-        if abs(dx - (x + y)) <= TOL * max(1.0, abs(x + y)):
+        if rel_error(dx, x + y) < TOL:
             raise CheckFailed(where + f"dg/dx = {dx:.4g} = x + y counts only the path where x is "
                               f"the second factor; x also enters s = x + y, which adds x: "
                               f"dg/dx = (x + y) + x")
-        if abs(dx - x) <= TOL * max(1.0, abs(x)):
+        if rel_error(dx, x) < TOL:
             raise CheckFailed(where + f"dg/dx = {dx:.4g} = x counts only the path through "
                               f"s = x + y; x is also the second factor of s * x, which adds "
                               f"s = x + y: dg/dx = x + (x + y)")
