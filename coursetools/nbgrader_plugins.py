@@ -35,7 +35,7 @@ __all__ = ["ClearSolutions", "RemoveSolutionProse", "HideHiddenTests", "ReportMi
            "GENERATE_ASSIGNMENT", "AUTOGRADE_SANITIZE", "GENERATE_FEEDBACK",
            "LMS_FILENAME_REGEXP", "HIDDEN_NOTE"]
 
-HIDDEN_NOTE = "# Hidden tests: their code is not shown; the score of this cell is."
+HIDDEN_NOTE = "# Hidden tests (their code is not shown); this cell's score is theirs."
 
 
 class HideHiddenTests(NbGraderPreprocessor):
@@ -100,5 +100,5 @@ AUTOGRADE_SANITIZE = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
                       ReportMissingCells, OverwriteCells, CheckCellMetadata]
 GENERATE_FEEDBACK = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 
-LMS_FILENAME_REGEXP = (r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?:late_)?\d+_\d+_"
+LMS_FILENAME_REGEXP = (r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?i:late_)?\d+_\d+_"
                        r"(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$")

@@ -1,0 +1,348 @@
+"""The nbgrader course (coursetools.course) graded by real nbgrader.
+
+The synthetic chapter (tests/synthetic_chapter.py) tests the course directory and the
+benchmark's own check quickly. The class of seven submissions is graded on the real
+chapter 3 (its exercises run in seconds), through nbgrader's own commands in a course that
+``coursetools.course init`` made: generate_assignment, zip_collect of an LMS-style zip,
+autograde, export, generate_feedback. The whole class takes about a minute and a half on
+two cores (``pytest --durations``).
+"""
+import html
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbconvert import HTMLExporter
+
+import synthetic_chapter
+from coursetools import course
+from coursetools.nbgrader_plugins import HIDDEN_NOTE, HideHiddenTests
+
+REPO = Path(__file__).resolve().parents[1]
+CHAPTER = REPO / "chapters" / "03_twolayer_gradients.ipynb"
+NAME = CHAPTER.stem
+LOOP_TIMEOUT = 10      # per-cell timeout of the test's autograde (a setup cell takes ~1 s)
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def by_id(nb):
+    return {grade_id(c): c for c in nb.cells if grade_id(c)}
+
+
+def page_text(path):
+    """The visible text of an HTML page, tags and styles removed."""
+    text = Path(path).read_text()
+    text = re.sub(r"<(style|script)\b.*?</\1>", "", text, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+# --------------------------------------------------------------------------- init
+
+def test_init_writes_config_and_graded_sources(tmp_path):
+    # Failing: nbgrader would find no course id, no timeout, not our preprocessors, or a
+    # source notebook that is the whole chapter (its teaching runs paid per student).
+    chapter = synthetic_chapter.write(tmp_path / "ch" / "99_synthetic.ipynb")
+    written = course.init(tmp_path / "course", [chapter])
+    assert written == [tmp_path / "course" / "source" / "99_synthetic" / "99_synthetic.ipynb"]
+    config = (tmp_path / "course" / "nbgrader_config.py").read_text()
+    for line in (f"c.CourseDirectory.course_id = {course.COURSE_ID!r}",
+                 f"c.Execute.timeout = {course.CELL_TIMEOUT}",
+                 "c.GenerateAssignment.preprocessors = plugins.GENERATE_ASSIGNMENT",
+                 "c.GenerateFeedback.preprocessors = plugins.GENERATE_FEEDBACK",
+                 "c.OverwriteCells.add_missing_cells = True"):
+        assert line in config, line
+    source = nbformat.read(written[0], as_version=4)
+    sources = [c.source for c in source.cells]
+    assert synthetic_chapter.SETUP in sources                  # the assignment-setup cell
+    assert synthetic_chapter.TEACHING not in sources           # not the teaching
+    assert synthetic_chapter.SCALE_HIDDEN in sources           # nbgrader needs them here
+
+
+def test_init_refuses_non_empty_dir_and_untagged_chapters(tmp_path):
+    # Failing: init overwrote a folder it did not make, or wrote a course from a chapter
+    # whose exercises would run without their setup.
+    chapter = synthetic_chapter.write(tmp_path / "ch" / "99_synthetic.ipynb")
+    target = tmp_path / "course"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(course.CourseError, match="not empty"):
+        course.init(target, [chapter])
+    course.init(target, [chapter], force=True)
+    assert (target / "notes.txt").read_text() == "mine"
+    untagged = synthetic_chapter.chapter()
+    for cell in untagged.cells:
+        cell.metadata.pop("tags", None)
+    bad = synthetic_chapter.write(tmp_path / "ch" / "98_untagged.ipynb", untagged)
+    with pytest.raises(course.CourseError, match="98_untagged.*assignment-setup"):
+        course.init(tmp_path / "other", [chapter, bad])
+    assert not (tmp_path / "other").exists()
+
+
+def test_cli_init_and_errors(tmp_path, capsys):
+    # Failing: the command exits 0 on a non-empty folder or names nothing.
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    assert course.main(["init", str(tmp_path / "full"), "--chapters", NAME]) == 2
+    assert "not empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        course.main(["init", str(tmp_path / "new"), "--chapters", "99_no_such_chapter"])
+
+
+def test_bench_checks_full_marks(tmp_path):
+    # Failing: the benchmark would report a chapter whose solutions do not score full marks
+    # (a hidden test that fails on the model answer) as fine.
+    good = synthetic_chapter.write(tmp_path / "ch" / "99_synthetic.ipynb")
+    broken = synthetic_chapter.chapter()
+    for cell in broken.cells:
+        if grade_id(cell) == "ex-syn-sum-hidden":       # a hidden test the model fails
+            cell.source = cell.source.replace("sum(range(10))", "46")
+    bad = synthetic_chapter.write(tmp_path / "ch" / "98_broken.ipynb", broken)
+    rows = course.bench(tmp_path / "bench", [bad, good], log=lambda _: None)
+    assert [(r[0], r[2], r[3], r[4]) for r in rows] == [("98_broken", 4, 5, False),
+                                                         ("99_synthetic", 5, 5, True)]
+    assert all(r[1] > 0 for r in rows)
+
+
+# --------------------------------------------------------------------------- a real class
+
+def _replace(source, old, new):
+    assert old in source, f"the test's edit no longer applies: {old!r} not in the cell"
+    return source.replace(old, new)
+
+
+def submissions(release, source):
+    """{student: notebook or text}: the six kinds of submission, and a second good one."""
+    solved = course.solutions_submission(release, source)
+
+    def edited(nb, changes):
+        nb = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
+        for cell in nb.cells:
+            if grade_id(cell) in changes:
+                cell.source = changes[grade_id(cell)](cell.source)
+        return nb
+
+    checks = [grade_id(c) for c in release.cells
+              if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    deleted = nbformat.from_dict(nbformat.reads(nbformat.writes(solved), as_version=4))
+    deleted.cells = [c for c in deleted.cells
+                     if grade_id(c) not in ("ex-twolayer-tanh-check",
+                                            "ex-twolayer-memory-hidden")]
+    return {
+        "alice": solved,                                            # the model solutions
+        "bob": release,                                             # untouched release
+        "carol": edited(solved, {"ex-twolayer-steps-code": lambda s: _replace(
+            s, "    return h.T @ dq\n", "    return dq.T @ h\n")}),     # transposed dW
+        "dave": edited(release, {g: (lambda s: "pass") for g in checks}),  # tests -> pass
+        "erin": edited(solved, {"ex-twolayer-memory-code": lambda s: (
+            "while True:           # never ends\n    pass\n" + s)}),
+        "frank": deleted,                                           # two cells deleted
+        "gina": '{"cells": [ this is not JSON',                     # a broken file
+    }
+
+
+LMS_NAMES = {"alice": "alice_1001_5001", "bob": "bob_1002_5002", "carol": "carol_1003_5003",
+             "dave": "dave_LATE_1004_5004", "erin": "erin_1005_5005",
+             "frank": "frank_1006_5006", "gina": "gina_1007_5007"}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """Release chapter 3, collect seven submissions from an LMS zip, autograde, export,
+    generate feedback; everything nbgrader said and wrote."""
+    if not any(c.metadata.get("nbgrader") for c in nbformat.read(CHAPTER, 4).cells):
+        pytest.skip(f"{CHAPTER.name} has no nbgrader metadata yet")
+    root = tmp_path_factory.mktemp("course")
+    course.init(root, [CHAPTER])
+    course.nbgrader(root, "generate_assignment", NAME, timeout=300)
+    source = nbformat.read(root / "source" / NAME / f"{NAME}.ipynb", as_version=4)
+    release = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", as_version=4)
+    subs = submissions(release, source)
+    archive = root / "downloaded" / NAME / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:   # as an LMS hands it out
+        for student, nb in subs.items():
+            suffix = "-1" if student == "bob" else ""               # a resubmitted file
+            text = nb if isinstance(nb, str) else nbformat.writes(nb)
+            zf.writestr(f"{LMS_NAMES[student]}_{NAME}{suffix}.ipynb", text)
+    collect = course.nbgrader(root, "zip_collect", NAME, timeout=300)
+    autograde = course.nbgrader(root, "autograde", NAME, f"--Execute.timeout={LOOP_TIMEOUT}",
+                                timeout=600, check=False)
+    export = course.nbgrader(root, "export", timeout=300)
+    feedback = course.nbgrader(root, "generate_feedback", NAME, timeout=300, check=False)
+    rows = {}
+    for line in (root / "grades.csv").read_text().splitlines()[1:]:
+        fields = line.split(",")
+        rows[fields[3]] = (float(fields[7]), float(fields[10]))     # raw_score, max_score
+    return {"root": root, "source": source, "release": release, "collect": collect,
+            "autograde": autograde, "export": export, "feedback": feedback, "csv": rows,
+            "scores": {s: course.scores(root, NAME, s) for s in subs}}
+
+
+def autograded(cls, student):
+    return nbformat.read(cls["root"] / "autograded" / student / NAME / f"{NAME}.ipynb", 4)
+
+
+def auto_points(source):
+    """{grade_id: points} of the autograded (code) test cells of the source."""
+    return {grade_id(c): c.metadata["nbgrader"]["points"] for c in source.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+
+
+def exercise_of(gid):
+    return gid.rsplit("-", 1)[0]
+
+
+def test_zip_collect_finds_every_student(graded_class):
+    # Failing: the LMS file names (user and submission ids, LATE, a -1 resubmission suffix)
+    # were not mapped to the students, so their work would go ungraded.
+    root = graded_class["root"]
+    for student in LMS_NAMES:
+        assert (root / "submitted" / student / NAME / f"{NAME}.ipynb").is_file(), student
+
+
+def test_solutions_score_full_marks(graded_class):
+    # Failing: a hidden test or self-check rejects the instructor's own solution, or the
+    # released notebook cannot find lecture_lib or the MNIST files from the course folder.
+    got = graded_class["scores"]["alice"]
+    assert got == {g: (p, p) for g, p in auto_points(graded_class["source"]).items()}
+    nb = autograded(graded_class, "alice")
+    setup_out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                        for o in c.outputs)
+    assert "digits [" in setup_out                   # the MNIST batch loaded (setup cell)
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                if o.output_type == "error"]
+
+
+def test_untouched_release_scores_zero(graded_class):
+    # Failing: a stub earns points (a hidden test that passes on NotImplementedError).
+    got = graded_class["scores"]["bob"]
+    assert got and all(score == 0 for score, _ in got.values()), got
+
+
+def test_transposed_gradient_gets_partial_marks_and_the_hint(graded_class):
+    # Failing: one wrong function costs every exercise, or none, or the feedback does not
+    # tell the student what is wrong (the self-check's hint about the transpose).
+    got = graded_class["scores"]["carol"]
+    points = auto_points(graded_class["source"])
+    for gid, (score, top) in got.items():
+        expected = 0 if exercise_of(gid) == "ex-twolayer-steps" else points[gid]
+        assert score == expected, (gid, score)
+    feedback = page_text(graded_class["root"] / "feedback" / "carol" / NAME / f"{NAME}.html")
+    assert "you computed its transpose" in feedback
+
+
+def test_test_cells_edited_to_pass_are_restored(graded_class):
+    # Failing: replacing a locked test cell by `pass` earns its points.
+    got = graded_class["scores"]["dave"]
+    assert got and all(score == 0 for score, _ in got.values()), got
+    source, nb = by_id(graded_class["source"]), by_id(autograded(graded_class, "dave"))
+    for gid in auto_points(graded_class["source"]):
+        assert nb[gid].source == source[gid].source, gid           # restored, hidden too
+
+
+def test_infinite_loop_scores_zero_on_its_exercise_only(graded_class):
+    # Failing: a submission that never ends stops the grading of the class, or costs the
+    # exercises that do not depend on the stuck cell.
+    got = graded_class["scores"]["erin"]
+    points = auto_points(graded_class["source"])
+    for gid, (score, _) in got.items():
+        expected = 0 if exercise_of(gid) == "ex-twolayer-memory" else points[gid]
+        assert score == expected, (gid, score)
+    cell = by_id(autograded(graded_class, "erin"))["ex-twolayer-memory-code"]
+    assert any(o.output_type == "error" and "Timeout" in "".join(o.traceback)
+               for o in cell.outputs)
+
+
+def test_deleted_cells_are_reported_and_restored(graded_class):
+    # Failing: a deleted test cell silently drops its points from the notebook, or the
+    # instructor is not told whose submission lacked which cells.
+    got = graded_class["scores"]["frank"]
+    assert got == {g: (p, p) for g, p in auto_points(graded_class["source"]).items()}
+    log = graded_class["autograde"].stderr
+    assert re.search(r"student frank, 03_twolayer_gradients\.ipynb: cells missing from "
+                     r"the submission: ex-twolayer-tanh-check, ex-twolayer-memory-hidden",
+                     log), log[-3000:]
+
+
+def test_broken_notebook_is_named_and_the_class_graded(graded_class):
+    # Failing: one unreadable file stops the class, or the instructor is not told whose.
+    proc = graded_class["autograde"]
+    assert proc.returncode != 0
+    assert f"There was an error processing assignment '{NAME}' for student 'gina'" \
+        in proc.stderr
+    assert not any("for student '" + s in proc.stderr for s in LMS_NAMES if s != "gina")
+    for student in LMS_NAMES:
+        if student != "gina":
+            assert (graded_class["root"] / "autograded" / student / NAME).is_dir(), student
+
+
+def test_export_totals(graded_class):
+    # Failing: grades.csv does not add up the autograded points as the tests above found
+    # them (written answers wait for the instructor and count 0 until graded).
+    points = auto_points(graded_class["source"])
+    total = sum(points.values())
+    every = sum(c.metadata["nbgrader"]["points"] for c in graded_class["source"].cells
+                if c.metadata.get("nbgrader", {}).get("grade"))
+    lost = {e: sum(p for g, p in points.items() if exercise_of(g) == e)
+            for e in ("ex-twolayer-steps", "ex-twolayer-memory")}
+    expected = {"alice": total, "bob": 0, "carol": total - lost["ex-twolayer-steps"],
+                "dave": 0, "erin": total - lost["ex-twolayer-memory"], "frank": total,
+                "gina": 0}
+    assert graded_class["csv"] == {s: (float(v), float(every)) for s, v in expected.items()}
+
+
+def test_feedback_shows_no_hidden_test(graded_class):
+    # Failing: students read the hidden tests in their feedback (nbgrader's default,
+    # jupyter/nbgrader#917 and #1363), and can write code that passes only those.
+    hidden, elsewhere = set(), set()        # lines of hidden tests; lines of other code
+    for cell in graded_class["source"].cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if line.strip() == "### BEGIN HIDDEN TESTS":
+                inside = True
+            elif line.strip() == "### END HIDDEN TESTS":
+                inside = False
+            elif line.strip():
+                (hidden if inside else elsewhere).add(line.strip())
+    hidden -= elsewhere        # a line the release or a model solution also has is no leak
+    assert len(hidden) > 10
+
+    def shown(text):
+        # A hidden line shown as code is a line of the page; a long one is also looked for
+        # inside lines (a traceback prefixes line numbers).
+        lines = {ln.strip() for ln in text.splitlines()}
+        return {h for h in hidden if h in lines or (len(h) >= 40 and h in text)}
+
+    # The detector finds them in a plain HTML export of an autograded notebook, which is
+    # what nbgrader's feedback shows without HideHiddenTests.
+    plain, _ = HTMLExporter().from_notebook_node(autograded(graded_class, "carol"))
+    plain_file = graded_class["root"] / "plain.html"
+    plain_file.write_text(plain)
+    assert len(shown(page_text(plain_file))) > 10
+    pages = sorted((graded_class["root"] / "feedback").rglob("*.html"))
+    assert len(pages) == 6, pages               # everyone but gina, whose file is broken
+    for page in pages:
+        text = page_text(page)
+        assert not shown(text), f"{page}: hidden-test lines: {sorted(shown(text))[:3]}"
+        assert HIDDEN_NOTE in text and "ex-twolayer-tanh-hidden" in text
+
+
+def test_hide_hidden_tests_keeps_the_error_and_drops_the_traceback():
+    # Failing: a traceback in the feedback quotes the hidden test's code, or the student
+    # no longer learns which error the hidden test raised.
+    cell = nbformat.v4.new_code_cell(synthetic_chapter.SCALE_HIDDEN, metadata=synthetic_chapter
+                                     .nbgrader("ex-syn-scale-hidden", grade=True, points=2))
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="secret print\n"),
+                    nbformat.v4.new_output("error", ename="AssertionError",
+                                           evalue="hidden_scale_shape",
+                                           traceback=["assert scale(np.ones((2, 2)))"])]
+    out, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert out.source == HIDDEN_NOTE
+    assert [o.output_type for o in out.outputs] == ["error"]
+    assert out.outputs[0].traceback == ["AssertionError: hidden_scale_shape"]
+    assert out.metadata["nbgrader"]["points"] == 2
