@@ -19,3 +19,4 @@ from ._gradient_flow import depth_to_exceed, initializer, layer_grad_norms
 from ._clipping import clip_by_global_norm
 from ._engine import engine_op
 from ._metrics import log_loss_and_error
+from ._selection import best_of, expected_best_of
