@@ -16,6 +16,8 @@ matrix products, $4NPK_1 + 6NK_1C$ floating-point operations per step (the forwa
 $XW_1$, $h_1W_2$ and the backward $h_1^\top dz$, $dz\,W_2^\top$, $X^\top dq_1$; $\partial L/\partial X$
 is not needed), against numpy's rate on those five products alone. The last line printed is
 one JSON object (times in ms, ratios = time / torch's time).
+
+torch is imported by the functions that use it, so importing this module does not load it.
 """
 import argparse
 import copy
@@ -25,11 +27,11 @@ import os
 import time
 
 import numpy as np
-import torch
 
 from . import autodiff as ad
 from . import nn, optim
 from .data import load_mnist
+from .functional import softmax_cross_entropy
 
 SIZES = (784, 128, 10)   # P, K1, C
 LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
@@ -38,6 +40,7 @@ BLOCK = 5                # timed steps in a row of one implementation
 
 def set_threads(n):
     """Use ``n`` threads in torch and in numpy's BLAS; return a description of the latter."""
+    import torch
     torch.set_num_threads(n)
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
@@ -89,12 +92,8 @@ def numpy_stepper(torch_model, X, y):
         h1 = np.maximum(q1, 0)
         z = h1 @ W2
         z += b2
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        sum_e = e.sum(axis=1, keepdims=True)
-        loss = np.mean(np.log(sum_e[:, 0]) - z[rows, y])
+        loss, dz = softmax_cross_entropy(z, y)          # dz = softmax(z), a fresh array
         # backward: dz = (softmax - onehot)/N, then the chain rule layer by layer
-        dz = e / sum_e
         dz[rows, y] -= 1
         dz /= N
         grads = {"W2": h1.T @ dz, "b2": dz.sum(axis=0)}
@@ -116,6 +115,7 @@ def numpy_stepper(torch_model, X, y):
 
 
 def torch_stepper(torch_model, X, y):
+    import torch
     model = copy.deepcopy(torch_model)
     opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
@@ -142,28 +142,14 @@ def matmul_only(X):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m lecture_lib.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per implementation (default 20)")
-    parser.add_argument("--batch", type=int, default=10_000, help="rows N of MNIST per step (default 10000)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                        help="threads for torch and numpy's BLAS (default: torch's default)")
-    args = parser.parse_args(argv)
-    if not 1 <= args.batch <= 60_000:
-        parser.error(f"--batch must lie in 1..60000 (MNIST's training set), got {args.batch}")
-    if args.steps < 1 or args.warmup < 0:
-        parser.error("--steps must be at least 1 and --warmup at least 0")
-
+    import torch
+    args = _parse(argv, torch.get_num_threads())
     blas = set_threads(args.threads)
-    load_times = []
-    for _ in range(3):  # checksum, gunzip and parse of the 60,000 training images
-        start = time.perf_counter()
-        X, y = load_mnist("train")
-        load_times.append(time.perf_counter() - start)
-    load_ms = 1e3 * float(np.median(load_times))
+    (X, y), load_ms = _timed_load()
     X, y = np.ascontiguousarray(X[:args.batch]), y[:args.batch]
     _ = torch.manual_seed(0)
-    init = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(), torch.nn.Linear(SIZES[1], SIZES[2]))
+    init = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
+                               torch.nn.Linear(SIZES[1], SIZES[2]))
     steppers = {"engine": engine_stepper(init, X, y), "numpy": numpy_stepper(init, X, y),
                 "torch": torch_stepper(init, X, y), "matmul": matmul_only(X)}
 
@@ -174,30 +160,64 @@ def main(argv=None):
     for _ in range(args.warmup):
         for step in steppers.values():
             step()
-    times = {name: [] for name in steppers}
     (all_before, own_before), wall_before = cpu_seconds(), time.perf_counter()
-    # Blocks of BLOCK timed steps, implementations in turn (in a rotating order), each block
-    # after one untimed step that lets the previous library's idle worker threads, still
-    # spinning for a while, get out of the way.
-    for i in range(math.ceil(args.steps / BLOCK)):
-        for name in list(steppers)[i % 4:] + list(steppers)[:i % 4]:
-            steppers[name]()
-            for _ in range(min(BLOCK, args.steps - i * BLOCK)):
-                start = time.perf_counter()
-                steppers[name]()
-                times[name].append(time.perf_counter() - start)
-    ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+    ms = _time_in_blocks(steppers, args.steps)
     (all_after, own_after), wall = cpu_seconds(), time.perf_counter() - wall_before
     others = ("unknown" if all_before is None else
               f"{max(0.0, (all_after - all_before) - (own_after - own_before)) / (wall * os.cpu_count()):.0%}")
+    _report(args, ms, first, load_ms, blas, others, torch.get_num_threads())
 
+
+def _parse(argv, default_threads):
+    parser = argparse.ArgumentParser(prog="python -m lecture_lib.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per implementation (default 20)")
+    parser.add_argument("--batch", type=int, default=10_000, help="rows N of MNIST per step (default 10000)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--threads", type=int, default=default_threads,
+                        help="threads for torch and numpy's BLAS (default: torch's default)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.batch <= 60_000:
+        parser.error(f"--batch must lie in 1..60000 (MNIST's training set), got {args.batch}")
+    if args.steps < 1 or args.warmup < 0:
+        parser.error("--steps must be at least 1 and --warmup at least 0")
+    return args
+
+
+def _timed_load():
+    """The training set, and the median of 3 times (ms) to load its 60,000 images: checksum,
+    gunzip and parse."""
+    load_times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        data = load_mnist("train")
+        load_times.append(time.perf_counter() - start)
+    return data, 1e3 * float(np.median(load_times))
+
+
+def _time_in_blocks(steppers, steps):
+    """Median milliseconds per step of each stepper. Blocks of BLOCK timed steps,
+    implementations in turn (in a rotating order), each block after one untimed step that
+    lets the previous library's idle worker threads, still spinning for a while, get out of
+    the way."""
+    times = {name: [] for name in steppers}
+    for i in range(math.ceil(steps / BLOCK)):
+        for name in list(steppers)[i % 4:] + list(steppers)[:i % 4]:
+            steppers[name]()
+            for _ in range(min(BLOCK, steps - i * BLOCK)):
+                start = time.perf_counter()
+                steppers[name]()
+                times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+
+
+def _report(args, ms, first, load_ms, blas, others, torch_threads):
     N, (P, K1, C) = args.batch, SIZES
     gflop = (4 * N * P * K1 + 6 * N * K1 * C) / 1e9
     labels = {"engine": "(a) autodiff engine", "numpy": "(b) numpy by hand", "torch": "(c) torch, CPU",
               "matmul": "numpy's 5 matmuls only"}
     print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{C} softmax network, "
           f"N = {N} MNIST rows, float32")
-    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS {blas}; other processes used "
+    print(f"threads: torch {torch_threads}, numpy BLAS {blas}; other processes used "
           f"{others} of the {os.cpu_count()} CPUs while timing (more than a few % skews the figures)")
     print(f"median of {args.steps} steps after {args.warmup} warm-up, in alternating blocks of {BLOCK}; "
           f"first loss {first['torch']:.4f} (all three agree)")

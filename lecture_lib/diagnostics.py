@@ -38,6 +38,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from . import nn
+from .frameworks import is_torch_module
+
 __all__ = ["Trace", "layers_of", "deep_mlp", "backprop", "weight_grad_norms", "layer_table",
            "dead_units", "dead_fraction", "plot_layer_histograms"]
 
@@ -53,29 +56,56 @@ def layers_of(model):
     if isinstance(model, (list, tuple)):
         layers = [(np.asarray(W), np.asarray(b)) for W, b in model]
         return layers, ["relu"] * (len(layers) - 1)
-    modules = getattr(model, "layers", None)
-    if modules is None:                                  # torch.nn.Sequential
+    if isinstance(model, nn.Sequential):
+        modules = model.layers
+    elif is_torch_module(model):
         modules = list(model)
+    else:
+        raise TypeError(f"layers_of: expected an engine Sequential, a torch.nn.Sequential or a "
+                        f"list of (W, b) pairs, got {type(model).__name__}")
     layers, acts = [], []
     for m in modules:
-        kind = type(m).__name__
-        if kind == "Linear":
-            if hasattr(m, "W"):                          # engine Linear: W (n_in, n_out)
-                layers.append((m.W.data, m.b.data))
-            else:                                        # torch Linear: weight (n_out, n_in)
-                W = m.weight.detach().cpu().numpy().T
-                b = m.bias.detach().cpu().numpy() if m.bias is not None else np.zeros(W.shape[1], W.dtype)
-                layers.append((W, b))
-        elif kind in ("ReLU", "Tanh"):
-            if len(acts) != len(layers) - 1:
-                raise ValueError("layers_of: expected Linear and activation layers alternating")
-            acts.append(kind.lower())
-        else:
-            raise TypeError(f"layers_of: no support for a {kind} layer (only Linear, ReLU, Tanh)")
+        layer = _linear_arrays(m)
+        if layer is not None:
+            layers.append(layer)
+            continue
+        act = _activation_name(m)
+        if act is None:
+            raise TypeError(f"layers_of: no support for a {type(m).__name__} layer "
+                            f"(only Linear, ReLU, Tanh)")
+        if len(acts) != len(layers) - 1:
+            raise ValueError("layers_of: expected Linear and activation layers alternating")
+        acts.append(act)
     if len(acts) != len(layers) - 1:
         raise ValueError(f"layers_of: {len(layers)} linear layers need {len(layers) - 1} activations "
                          f"between them (none after the output layer), found {len(acts)}")
     return layers, acts
+
+
+def _linear_arrays(m):
+    """``(W, b)`` with ``W: (n_in, n_out)`` of an engine or torch ``Linear``, else None."""
+    if isinstance(m, nn.Linear):
+        return m.W.data, m.b.data
+    if is_torch_module(m):
+        import torch
+        if isinstance(m, torch.nn.Linear):               # torch stores weight: (n_out, n_in)
+            W = m.weight.detach().cpu().numpy().T
+            b = (m.bias.detach().cpu().numpy() if m.bias is not None
+                 else np.zeros(W.shape[1], W.dtype))
+            return W, b
+    return None
+
+
+def _activation_name(m):
+    """``"relu"`` or ``"tanh"`` for an engine or torch activation layer, else None."""
+    if isinstance(m, (nn.ReLU, nn.Tanh)):
+        return type(m).__name__.lower()
+    if is_torch_module(m):
+        import torch
+        for cls, name in ((torch.nn.ReLU, "relu"), (torch.nn.Tanh, "tanh")):
+            if isinstance(m, cls):
+                return name
+    return None
 
 
 def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64, activation="relu"):
@@ -86,7 +116,6 @@ def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64
     biases, as ``torch.nn.Linear``; the others start them at 0) or a function
     ``f(n_in, n_out, rng) -> (n_in, n_out)``. The same seed gives the same network.
     """
-    from . import nn
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
     return nn.mlp([n_in] + [width] * depth + [n_out], init=init, rng=seed, dtype=dtype, activation=act)
 
@@ -137,52 +166,76 @@ def backprop(model, X, y, dtype=np.float64):
         raise ValueError(f"X must be (N, P) with P = {layers[0][0].shape[0]} (W_1's rows), got {X.shape}")
     if y.shape != (N,):
         raise ValueError(f"y must be (N,) = ({N},) integer labels, got shape {y.shape}")
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))   # noqa: E731
     layers = [(as_t(W), as_t(b)) for W, b in layers]
-    g = {"relu": torch.relu, "tanh": torch.tanh}
-    g_prime = {"relu": lambda q: (q > 0).to(q.dtype), "tanh": lambda q: 1 - torch.tanh(q) ** 2}
     t = Trace()
-
-    def note(name, a):
-        if t.first_nonfinite is None and not bool(torch.isfinite(a).all()):
-            t.first_nonfinite = name
-
     with torch.no_grad():
-        # forward: q_d = h_{d-1} W_d + b_d, h_d = g(q_d)
-        h = X0 = as_t(X)
-        qs, hs = [], []
-        for d, (W, b) in enumerate(layers, start=1):
-            q = h @ W + b
-            note(f"q_{d}", q)
-            qs.append(q)
-            if d < len(layers):
-                h = g[acts[d - 1]](q)
-                hs.append(h)
-        # loss, and dL/dz = (softmax(z) - onehot(y)) / N
-        rows, labels = torch.arange(N), torch.from_numpy(y.astype(np.int64))
-        log_p = torch.log_softmax(qs[-1], dim=1)
-        t.loss = float(-log_p[rows, labels].mean())
-        dq = log_p.exp()
-        dq[rows, labels] -= 1
-        dq /= N
-        note(f"dq_{len(layers)}", dq)
-        # backward, from the top layer down: the lecture's chain
-        dqs, dhs, dWs, dbs = [dq], [], [], []
-        for d in range(len(layers), 0, -1):
-            W, _ = layers[d - 1]
-            h_prev = X0 if d == 1 else hs[d - 2]
-            dWs.append(h_prev.T @ dq)                    # dL/dW_d = h_{d-1}^T dL/dq_d
-            dbs.append(dq.sum(dim=0))                    # dL/db_d: a sum over the batch
-            if d > 1:
-                dh = dq @ W.T                            # dL/dh_{d-1} = dL/dq_d W_d^T
-                dq = dh * g_prime[acts[d - 2]](qs[d - 2])  # times g'(q_{d-1}): the ReLU mask
-                note(f"dq_{d - 1}", dq)
-                dhs.append(dh)
-                dqs.append(dq)
-    np_ = lambda ts: [a.numpy() for a in ts]
+        X0 = as_t(X)
+        qs, hs = _forward_layers(t, layers, acts, X0)
+        dqs, dhs, dWs, dbs = _backward_layers(t, layers, acts, X0, qs, hs, y)
+    np_ = lambda ts: [a.numpy() for a in ts]                                  # noqa: E731
     t.q, t.h = np_(qs), np_(hs)
     t.dq, t.dh, t.dW, t.db = np_(dqs[::-1]), np_(dhs[::-1]), np_(dWs[::-1]), np_(dbs[::-1])
     return t
+
+
+def _note(t, name, a):
+    """Record in the trace ``t`` where the first inf or nan appeared."""
+    import torch
+    if t.first_nonfinite is None and not bool(torch.isfinite(a).all()):
+        t.first_nonfinite = name
+
+
+def _g(act, q):
+    import torch
+    return {"relu": torch.relu, "tanh": torch.tanh}[act](q)
+
+
+def _g_prime(act, q):
+    """The activation's derivative at q: the ReLU mask [q > 0], or 1 - tanh(q)^2."""
+    import torch
+    return (q > 0).to(q.dtype) if act == "relu" else 1 - torch.tanh(q) ** 2
+
+
+def _forward_layers(t, layers, acts, X0):
+    """q_d = h_{d-1} W_d + b_d, h_d = g(q_d): the lists of q_d (d = 1..L) and h_d (d = 1..D)."""
+    h, qs, hs = X0, [], []
+    for d, (W, b) in enumerate(layers, start=1):
+        q = h @ W + b
+        _note(t, f"q_{d}", q)
+        qs.append(q)
+        if d < len(layers):
+            h = _g(acts[d - 1], q)
+            hs.append(h)
+    return qs, hs
+
+
+def _backward_layers(t, layers, acts, X0, qs, hs, y):
+    """The lecture's chain from the loss down to layer 1; sets ``t.loss``. Returns the lists
+    dq, dh, dW, db, from the top layer down."""
+    import torch
+    N = X0.shape[0]
+    # loss, and dL/dz = (softmax(z) - onehot(y)) / N
+    rows, labels = torch.arange(N), torch.from_numpy(y.astype(np.int64))
+    log_p = torch.log_softmax(qs[-1], dim=1)
+    t.loss = float(-log_p[rows, labels].mean())
+    dq = log_p.exp()
+    dq[rows, labels] -= 1
+    dq /= N
+    _note(t, f"dq_{len(layers)}", dq)
+    dqs, dhs, dWs, dbs = [dq], [], [], []
+    for d in range(len(layers), 0, -1):
+        W, _ = layers[d - 1]
+        h_prev = X0 if d == 1 else hs[d - 2]
+        dWs.append(h_prev.T @ dq)                    # dL/dW_d = h_{d-1}^T dL/dq_d
+        dbs.append(dq.sum(dim=0))                    # dL/db_d: a sum over the batch
+        if d > 1:
+            dh = dq @ W.T                            # dL/dh_{d-1} = dL/dq_d W_d^T
+            dq = dh * _g_prime(acts[d - 2], qs[d - 2])  # times g'(q_{d-1}): the ReLU mask
+            _note(t, f"dq_{d - 1}", dq)
+            dhs.append(dh)
+            dqs.append(dq)
+    return dqs, dhs, dWs, dbs
 
 
 def weight_grad_norms(model, X, y, dtype=np.float64):
@@ -236,14 +289,13 @@ def dead_units(model, X, chunk=2000, dtype=np.float64):
     layers = [(torch.from_numpy(np.asarray(W, dtype)), torch.from_numpy(np.asarray(b, dtype)))
               for W, b in layers[:-1]]
     ever = [torch.zeros(W.shape[1], dtype=torch.bool) for W, _ in layers]
-    g = {"relu": torch.relu, "tanh": torch.tanh}
     with torch.no_grad():
         for start in range(0, len(X), chunk):
             h = torch.from_numpy(np.asarray(X[start:start + chunk], dtype=dtype))
             for d, (W, b) in enumerate(layers):
                 q = h @ W + b
                 ever[d] |= (q > 0).any(dim=0)
-                h = g[acts[d]](q)
+                h = _g(acts[d], q)
     ever = [e.numpy() for e in ever]
     return [~e for e in ever]
 

@@ -325,8 +325,26 @@ def draw_graph(output, names=None, show_values=False, show_grads=False, show_sha
     col, row, n_cols, n_rows = _layout(nodes, align_leaves)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(4.0, 0.95 * n_cols + 1.0), max(2.0, 1.1 * n_rows + 0.8)))
-    by_id = {id(n): n for n in nodes}
+    artists = _draw_items(ax, output, nodes, col, row, lookup,
+                          (show_shapes, show_values, show_grads, digits), fontsize)
+    for n in nodes:
+        if n._prev:
+            for p in {id(q): q for q in n._prev}.values():
+                src, dst = ("v", id(p)), ("o", id(n))
+                _arrow(ax, artists, src, dst, _edge_style(col, row, src, dst))
+            _arrow(ax, artists, ("o", id(n)), ("v", id(n)), "arc3,rad=0")
 
+    ax.set_xlim(-0.6, n_cols - 0.4)
+    half = max(0.5, (n_rows - 1) / 2) + 0.6
+    ax.set_ylim(-half, half)
+    ax.set_axis_off()
+    ax.set_title(title if title is not None else "Computational graph")
+    return ax
+
+
+def _draw_items(ax, output, nodes, col, row, lookup, box_options, fontsize):
+    """A circle for every operation, a box for every value; returns the Text artists by item."""
+    by_id = {id(n): n for n in nodes}
     artists = {}
     for (kind, nid), c in sorted(col.items(), key=lambda kv: kv[1]):
         node, xy = by_id[nid], (c, row[(kind, nid)])
@@ -335,50 +353,40 @@ def draw_graph(output, names=None, show_values=False, show_grads=False, show_sha
             style = dict(boxstyle="circle,pad=0.3", fc="#fde9c8", ec="#b5651d", lw=1.2)
             gid = f"op:{node._op}"
         else:
-            text = _box_text(node, lookup, show_shapes, show_values, show_grads, digits)
+            text = _box_text(node, lookup, *box_options)
             leaf = not node._prev
             fc = ("#cfe2f3" if node.requires_grad else "#eeeeee") if leaf else "#ffffff"
             if node is output:
                 fc = "#d9ead3"
-            style = dict(boxstyle="round,pad=0.35", fc=fc, ec="#3c4f76" if node.requires_grad else "#888888", lw=1.2)
+            style = dict(boxstyle="round,pad=0.35", fc=fc,
+                         ec="#3c4f76" if node.requires_grad else "#888888", lw=1.2)
             gid = f"value:{text.splitlines()[0]}"
         artists[(kind, nid)] = ax.text(*xy, text, ha="center", va="center", fontsize=fontsize,
                                        bbox=style, gid=gid, zorder=3)
+    return artists
 
-    def arrow(src, dst, style="arc3,rad=0"):
-        ax.annotate("", xy=artists[dst].get_position(), xytext=artists[src].get_position(),
-                    arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.0, shrinkA=0,
-                                    shrinkB=0, patchA=artists[src].get_bbox_patch(),
-                                    patchB=artists[dst].get_bbox_patch(),
-                                    connectionstyle=style), zorder=4)
 
+def _arrow(ax, artists, src, dst, style):
+    ax.annotate("", xy=artists[dst].get_position(), xytext=artists[src].get_position(),
+                arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.0, shrinkA=0,
+                                shrinkB=0, patchA=artists[src].get_bbox_patch(),
+                                patchB=artists[dst].get_bbox_patch(),
+                                connectionstyle=style), zorder=4)
+
+
+def _edge_style(col, row, src, dst):
+    """How to route the edge src -> dst. An edge that skips columns is routed around the items
+    in between: along the source's row and down (or up) into the operation if that row is
+    free, else along the operation's row, else bowed away from the middle."""
     def free(r, c0, c1):
         """No item within 0.75 rows of row r in the columns strictly between c0 and c1."""
         return not any(c0 < col[k] < c1 and abs(row[k] - r) < 0.75 for k in col)
 
-    def long_edge_style(src, dst):
-        # An edge that skips columns is routed around the items in between: along the source's
-        # row and down (or up) into the operation if that row is free, else along the
-        # operation's row, else bowed away from the middle.
-        (c0, r0), (c1, r1) = (col[src], row[src]), (col[dst], row[dst])
-        if c1 - c0 <= 1 or r0 == r1 and free(r0, c0, c1):
-            return "arc3,rad=0"
-        if r0 != r1 and free(r0, c0, c1):
-            return "angle,angleA=0,angleB=90,rad=8"
-        if r0 != r1 and free(r1, c0, c1):
-            return "angle,angleA=90,angleB=0,rad=8"
-        return f"arc3,rad={-0.3 if r0 >= r1 else 0.3}"
-
-    for n in nodes:
-        if n._prev:
-            for p in {id(q): q for q in n._prev}.values():
-                src, dst = ("v", id(p)), ("o", id(n))
-                arrow(src, dst, long_edge_style(src, dst))
-            arrow(("o", id(n)), ("v", id(n)))
-
-    ax.set_xlim(-0.6, n_cols - 0.4)
-    half = max(0.5, (n_rows - 1) / 2) + 0.6
-    ax.set_ylim(-half, half)
-    ax.set_axis_off()
-    ax.set_title(title if title is not None else "Computational graph")
-    return ax
+    (c0, r0), (c1, r1) = (col[src], row[src]), (col[dst], row[dst])
+    if c1 - c0 <= 1 or r0 == r1 and free(r0, c0, c1):
+        return "arc3,rad=0"
+    if r0 != r1 and free(r0, c0, c1):
+        return "angle,angleA=0,angleB=90,rad=8"
+    if r0 != r1 and free(r1, c0, c1):
+        return "angle,angleA=90,angleB=0,rad=8"
+    return f"arc3,rad={-0.3 if r0 >= r1 else 0.3}"

@@ -55,12 +55,12 @@ def torch_default(n_in, n_out, rng=None):
     return np.random.default_rng(rng).uniform(-bound, bound, (n_in, n_out))
 
 
-#: name -> initializer; ``Linear(..., init=name)`` looks names up here.
+#: name -> initializer; ``Linear(..., init=name)`` looks names up here. PyTorch's default is
+#: ``"torch"`` (the function :func:`torch_default`).
 INITIALIZERS = {
     "standard_normal": standard_normal,
     "glorot_normal": glorot_normal,
     "glorot_uniform": glorot_uniform,
     "he_normal": he_normal,
     "torch": torch_default,
-    "torch_default": torch_default,
 }

@@ -10,7 +10,8 @@ import numpy as np
 from .autodiff import Tensor, relu, tanh
 from .init import INITIALIZERS, torch_default
 
-__all__ = ["Module", "Linear", "ReLU", "Tanh", "Sequential", "mlp", "from_torch", "to_torch"]
+__all__ = ["Module", "Linear", "ReLU", "Tanh", "Sequential", "mlp", "from_torch", "to_torch",
+           "softmax_network"]
 
 
 class Module:
@@ -50,6 +51,20 @@ class Linear(Module):
         else:
             b = np.zeros(n_out)
         self.b = Tensor(np.asarray(b, dtype=dtype), requires_grad=True)
+
+    @classmethod
+    def from_arrays(cls, W, b):
+        """A layer holding the arrays ``W: (n_in, n_out)`` and ``b: (n_out,)`` themselves
+        (not copies), drawing nothing."""
+        W, b = np.asarray(W), np.asarray(b)
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"from_arrays needs W: (n_in, n_out) and b: (n_out,), got "
+                             f"{W.shape} and {b.shape}")
+        layer = cls.__new__(cls)
+        layer.n_in, layer.n_out = W.shape
+        layer.W = Tensor(W, requires_grad=True)
+        layer.b = Tensor(b, requires_grad=True)
+        return layer
 
     def forward(self, h):
         if not isinstance(h, Tensor):
@@ -135,9 +150,7 @@ def from_torch(torch_module, dtype=None):
         weight = torch_module.weight.detach().cpu().numpy()          # (n_out, n_in)
         bias = torch_module.bias.detach().cpu().numpy()
         W = np.array(weight.T, dtype=weight.dtype if dtype is None else dtype)  # a copy
-        layer = Linear(*W.shape, init=lambda n_in, n_out, rng: W, dtype=W.dtype)
-        layer.b.data = np.array(bias, dtype=W.dtype)
-        return layer
+        return Linear.from_arrays(W, np.array(bias, dtype=W.dtype))
     raise TypeError(f"from_torch: no engine equivalent for {type(torch_module).__name__}")
 
 
@@ -160,3 +173,18 @@ def to_torch(module):
             layer.bias.copy_(torch.from_numpy(module.b.data))
         return layer
     raise TypeError(f"to_torch: no torch equivalent for {type(module).__name__}")
+
+
+def softmax_network(hidden_units, n_inputs=784, n_classes=10):
+    """The lecture's softmax network as a ``torch.nn.Sequential``, the torch twin of
+    :func:`mlp`: for each entry of ``hidden_units`` a ``Linear`` and a ``ReLU``, then a
+    ``Linear`` to ``n_classes`` logits (softmax lives in the loss). ``[128]`` on MNIST:
+    ``W1: (P, K1) = (784, 128)``, 101,770 parameters. Weights are drawn by torch's default
+    initialization from torch's global seed."""
+    from torch import nn as tnn
+    layers, width = [], n_inputs
+    for units in hidden_units:
+        layers += [tnn.Linear(width, units), tnn.ReLU()]
+        width = units
+    layers.append(tnn.Linear(width, n_classes))
+    return tnn.Sequential(*layers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["show_digits", "plot_curves"]
+__all__ = ["show_digits"]
 
 
 def show_digits(X, y, per_class: int = 8, classes=range(10), rng=None, title=None):
@@ -42,19 +42,3 @@ def show_digits(X, y, per_class: int = 8, classes=range(10), rng=None, title=Non
     fig.supylabel("label")
     fig.tight_layout()
     return fig
-
-
-def plot_curves(curves: dict, *, xlabel: str, ylabel: str, title: str, logy: bool = False, ax=None):
-    """One line per entry of ``curves`` (name -> sequence of values), with a legend."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4))
-    for name, values in curves.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return ax

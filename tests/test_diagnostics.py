@@ -84,6 +84,24 @@ def test_layers_of_a_list_of_pairs_and_errors():
         dg.backprop(model, X[:, :5], y)
 
 
+def test_layers_of_reads_layers_by_their_type_not_their_name():
+    # A subclass of torch's Linear (another class name) is still a Linear; an engine module is
+    # told from a torch one by its type. Anything else is refused naming what it got.
+    class Dense(torch.nn.Linear):
+        pass
+
+    _ = torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(Dense(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 4))
+    layers, acts = dg.layers_of(tmodel)
+    assert acts == ["tanh"] and [W.shape for W, _ in layers] == [(6, 5), (5, 4)]
+    np.testing.assert_array_equal(layers[0][0], tmodel[0].weight.detach().numpy().T)
+    with pytest.raises(TypeError, match="no support for a Sigmoid layer"):
+        dg.layers_of(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(),
+                                         torch.nn.Linear(2, 2)))
+    with pytest.raises(TypeError, match="got Linear"):
+        dg.layers_of(nn.Linear(3, 2))
+
+
 def test_weight_grad_norms_and_layer_table():
     # A failure means the norms are not Frobenius norms of dL/dW_d in layer order, or the table
     # reports something other than mean squares per layer.

@@ -60,6 +60,14 @@ def test_initializer_rng_arguments():
     assert set(init.INITIALIZERS) >= {"standard_normal", "glorot_normal", "glorot_uniform", "he_normal", "torch"}
 
 
+def test_each_initializer_has_one_name():
+    # Two names for one initializer (an alias) would make a table of initializers list it
+    # twice; every name must lead to its own function.
+    functions = list(init.INITIALIZERS.values())
+    assert len(set(functions)) == len(functions)
+    assert init.INITIALIZERS["torch"] is init.torch_default
+
+
 # ---- layers ------------------------------------------------------------------------------------
 
 def test_linear_shapes_dtype_and_bias():
@@ -116,6 +124,26 @@ def test_torch_round_trip_and_gradients():
     assert torch.equal(back(torch.tensor(X)), tmodel(torch.tensor(X)))
     model[0].W.data[0, 0] += 1.0
     assert tmodel[0].weight[0, 0] != model[0].W.data[0, 0], "from_torch must copy, not share, the weights"
+
+
+def test_from_torch_copies_the_weights_and_draws_nothing(monkeypatch):
+    # The engine copy holds torch's own weight (transposed) and bias, as copies; building it
+    # draws no random numbers (a drawn bias overwritten afterwards would waste a generator).
+    _ = torch.manual_seed(3)
+    layer = torch.nn.Linear(4, 3)
+
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("from_torch drew random numbers")
+    monkeypatch.setattr(nn.np.random, "default_rng", no_drawing)
+    copy = nn.from_torch(layer)
+    np.testing.assert_array_equal(copy.W.data, layer.weight.detach().numpy().T)
+    np.testing.assert_array_equal(copy.b.data, layer.bias.detach().numpy())
+    with torch.no_grad():
+        layer.bias += 1
+    assert not np.array_equal(copy.b.data, layer.bias.detach().numpy())
+    assert (copy.n_in, copy.n_out) == (4, 3) and copy.W.requires_grad and copy.b.requires_grad
+    with pytest.raises(ValueError, match=r"W: \(n_in, n_out\) and b: \(n_out,\)"):
+        nn.Linear.from_arrays(np.zeros((4, 3)), np.zeros(4))
 
 
 def test_from_torch_float32():
