@@ -61,9 +61,15 @@ def test_mistakes_fail_with_their_hint(name):
         check.best_of(fn)
 
 
-def test_hard_coded_k_fails_on_other_cases():
-    # passes the default first case (k = 10) but not a case with another k
+def test_hard_coded_k_or_n_pass_the_default_case_only():
+    # chapter 10's hidden test relies on this: k = 10 or n = 10,000 written into the answer
+    # passes the default case, and fails a case with another k or n
     def fixed_k(p, k, n, repeats, rng):
         return rng.binomial(n, p, size=(repeats, 10)).min(axis=1) / n
-    with pytest.raises(CheckFailed):
-        check.best_of(fixed_k, cases=[(0.02, 1, 10_000, 2_000)])
+
+    def fixed_n(p, k, n, repeats, rng):
+        return rng.binomial(n, p, size=(repeats, k)).min(axis=1) / 10_000
+    for fn in (fixed_k, fixed_n):
+        check.best_of(fn)
+        with pytest.raises(CheckFailed):
+            check.best_of(fn, cases=[(0.02, 1, 10_000, 4_000), (0.03, 3, 1_000, 4_000)])
