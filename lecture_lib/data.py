@@ -4,6 +4,11 @@ MNIST (LeCun, Cortes and Burges) has 60,000 training and 10,000 test images of
 28 x 28 grey-scale pixels. In the lecture's notation one image is an observation
 ``x_i`` in R^P with P = 784, and the design matrix is ``X: (N, P)``.
 
+Where the files are: the ``data_dir`` argument if given, else the folder named by the
+environment variable ``LECTURE_LIB_DATA`` if set, else the repository's ``data/mnist`` next to
+this package (which exists in a clone and an editable install, not in an installed wheel:
+the data are not part of the package).
+
 Nothing here downloads, substitutes or silently repairs data: each file's SHA-256
 is checked against ``SHA256SUMS`` before it is parsed, and the IDX header (magic
 number and sizes) is checked after. Anything wrong raises :class:`DataError`
@@ -16,16 +21,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DataError", "load_mnist", "DEFAULT_DATA_DIR", "FILES", "SPLITS", "BINARY_DIGITS",
+__all__ = ["DataError", "load_mnist", "DEFAULT_DATA_DIR", "DATA_ENV", "FILES", "SPLITS",
+           "BINARY_DIGITS",
            "binary_task", "N_VALIDATION", "VALIDATION_SEED", "validation_indices",
            "train_validation_split"]
 
 #: ``data/mnist`` of the repository this package lives in.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+#: The environment variable naming another folder with the four files and ``SHA256SUMS``.
+DATA_ENV = "LECTURE_LIB_DATA"
 
 #: split -> (images file, labels file, number of images)
 FILES = {
@@ -104,6 +113,28 @@ def _parse_idx(path: Path, buf: bytes, magic: int, shape: tuple[int, ...]) -> np
     return np.frombuffer(buf, dtype=np.uint8, offset=header_len).reshape(shape)
 
 
+def _find_data_dir(data_dir) -> Path:
+    """The MNIST folder to read: ``data_dir``, else ``$LECTURE_LIB_DATA``, else the
+    repository's ``data/mnist``. Raises DataError saying where it looked and how to point it
+    elsewhere."""
+    env = os.environ.get(DATA_ENV)
+    if data_dir is not None:
+        path, source = Path(data_dir), "the data_dir argument"
+    elif env:
+        path, source = Path(env), f"the environment variable {DATA_ENV}"
+    else:
+        path, source = DEFAULT_DATA_DIR, "the repository's data/mnist next to lecture_lib"
+    if path.is_dir():
+        return path
+    raise DataError(
+        f"{path}: MNIST directory not found (taken from {source}). It must hold the four "
+        f"*-ubyte.gz files and SHA256SUMS, as data/mnist of the course repository does; an "
+        f"installed wheel (pip install ., pip install git+...) does not contain them. Point "
+        f"lecture_lib at them with load_mnist(..., data_dir='/path/to/data/mnist') or "
+        f"the environment variable {DATA_ENV}=/path/to/data/mnist"
+    )
+
+
 def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
                flatten: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Load one split of the real MNIST.
@@ -112,7 +143,8 @@ def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
     ----------
     split : ``"train"`` (N = 60,000) or ``"test"`` (N = 10,000).
     data_dir : directory holding the four ``*-ubyte.gz`` files and ``SHA256SUMS``;
-        defaults to the repository's ``data/mnist``.
+        defaults to ``$LECTURE_LIB_DATA`` if that is set, else the repository's
+        ``data/mnist``.
     normalize : if True, pixels are float32 in [0, 1] (the lecture's ``X / 255``);
         if False, the raw uint8 values 0-255.
     flatten : if True, ``X: (N, P)`` with P = 784; if False, ``X: (N, 28, 28)``.
@@ -131,9 +163,7 @@ def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
     """
     if split not in FILES:
         raise ValueError(f"unknown MNIST split {split!r}; valid splits are {', '.join(map(repr, SPLITS))}")
-    data_dir = DEFAULT_DATA_DIR if data_dir is None else Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: MNIST directory not found")
+    data_dir = _find_data_dir(data_dir)
     expected = _expected_checksums(data_dir)
     images_name, labels_name, n = FILES[split]
 

@@ -320,34 +320,13 @@ def _check_params(params, X_shape):
     p = {k: np.asarray(params[k]) for k in PARAM_KEYS}
     for k, v in p.items():
         _real(k, v)
-    P = X_shape[1]
-    # W1 (P, K1): P must match X's columns. K1 is guessed from b1 for the message only.
-    W1, b1 = p["W1"], p["b1"]
-    if W1.ndim != 2 or W1.shape[0] != P:
-        K1_hint = str(b1.shape[0]) if b1.ndim == 1 else "K1"
-        hint = " (is it transposed?)" if W1.ndim == 2 and W1.shape[1] == P else ""
-        raise ValueError(f"W1 must have shape (P, K1) = ({P}, {K1_hint}), got "
-                         f"{shape_str(W1.shape)}{hint}; P = {P} is the number of columns of "
-                         f"X (N, P) = {shape_str(X_shape)}")
-    K1 = W1.shape[1]
-    if b1.shape != (K1,):
-        raise ValueError(f"b1 must have shape (K1,) = ({K1},), got {shape_str(b1.shape)}; "
-                         f"K1 = {K1} is the number of columns of W1 (P, K1) = "
-                         f"{shape_str(W1.shape)}")
-    # W2 (K1, K2): K1 must match W1's columns. K2 is guessed from b2 for the message only.
-    W2, b2 = p["W2"], p["b2"]
-    if W2.ndim != 2 or W2.shape[0] != K1:
-        K2_hint = str(b2.shape[0]) if b2.ndim == 1 else "K2"
-        hint = " (is it transposed?)" if W2.ndim == 2 and W2.shape[1] == K1 else ""
-        raise ValueError(f"W2 must have shape (K1, K2) = ({K1}, {K2_hint}), got "
-                         f"{shape_str(W2.shape)}{hint}; K1 = {K1} is the number of columns "
-                         f"of W1 (P, K1) = {shape_str(W1.shape)}")
-    K2 = W2.shape[1]
-    for k in ("b2", "beta"):
-        if p[k].shape != (K2,):
-            raise ValueError(f"{k} must have shape (K2,) = ({K2},), got "
-                             f"{shape_str(p[k].shape)}; K2 = {K2} is the number of columns "
-                             f"of W2 (K1, K2) = {shape_str(W2.shape)}")
+    # W1 (P, K1): P must match X's columns; W2 (K1, K2): K1 must match W1's columns.
+    K1 = _check_layer("W1", p["W1"], ("P", "K1"), X_shape[1],
+                      f"the number of columns of X (N, P) = {shape_str(X_shape)}",
+                      {"b1": p["b1"]})
+    K2 = _check_layer("W2", p["W2"], ("K1", "K2"), K1,
+                      f"the number of columns of W1 (P, K1) = {shape_str(p['W1'].shape)}",
+                      {"b2": p["b2"], "beta": p["beta"]})
     if p["a"].shape != ():
         raise ValueError(f"a must be a scalar (shape ()), got shape {shape_str(p['a'].shape)}")
     for k, v in p.items():
@@ -355,6 +334,25 @@ def _check_params(params, X_shape):
             raise ValueError(f"{k} must be finite; it has {int(np.isnan(v).sum())} NaN and "
                              f"{int(np.isinf(v).sum())} inf entries")
     return K1, K2
+
+
+def _check_layer(name, W, letters, rows, rows_are, vectors):
+    """W (rows, cols), whose row count is ``rows`` (``rows_are`` says why), then each vector of
+    ``vectors`` (cols,); returns cols. letters: W's shape in letters, e.g. ("P", "K1")."""
+    r, c = letters
+    first = next(iter(vectors.values()))       # guesses cols, for the message only
+    if W.ndim != 2 or W.shape[0] != rows:
+        cols_hint = str(first.shape[0]) if first.ndim == 1 else c
+        hint = " (is it transposed?)" if W.ndim == 2 and W.shape[1] == rows else ""
+        raise ValueError(f"{name} must have shape ({r}, {c}) = ({rows}, {cols_hint}), got "
+                         f"{shape_str(W.shape)}{hint}; {r} = {rows} is {rows_are}")
+    cols = W.shape[1]
+    for k, v in vectors.items():
+        if v.shape != (cols,):
+            raise ValueError(f"{k} must have shape ({c},) = ({cols},), got {shape_str(v.shape)}; "
+                             f"{c} = {cols} is the number of columns of {name} ({r}, {c}) = "
+                             f"{shape_str(W.shape)}")
+    return cols
 
 
 def _check_y(y, X_shape):

@@ -85,6 +85,43 @@ def test_data_dir_argument_is_used(copy_dir):
         load_mnist("test", data_dir=copy_dir)
 
 
+def test_the_environment_variable_points_elsewhere(copy_dir, monkeypatch):
+    # An installed wheel has no data/mnist beside it: LECTURE_LIB_DATA must be read, and a
+    # data_dir argument must still win over it.
+    (copy_dir / "t10k-labels-idx1-ubyte.gz").unlink()
+    monkeypatch.setenv("LECTURE_LIB_DATA", str(copy_dir))
+    with pytest.raises(DataError, match=f"{copy_dir}.*t10k-labels-idx1-ubyte.gz: file not found"):
+        load_mnist("test")
+    X, _ = load_mnist("test", data_dir=DEFAULT_DATA_DIR)
+    assert X.shape == (10_000, 784)
+
+
+@pytest.mark.parametrize("where", ["default", "environment", "argument"])
+def test_a_missing_folder_says_where_it_looked_and_how_to_point_elsewhere(tmp_path, monkeypatch,
+                                                                         where):
+    # What a student with a non-editable install sees: the folder tried, where that folder
+    # came from, and both ways to name the right one.
+    import lecture_lib.data as data
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.delenv("LECTURE_LIB_DATA", raising=False)
+    kwargs = {}
+    if where == "default":
+        monkeypatch.setattr(data, "DEFAULT_DATA_DIR", nowhere)
+        source = "the repository's data/mnist next to lecture_lib"
+    elif where == "environment":
+        monkeypatch.setenv("LECTURE_LIB_DATA", str(nowhere))
+        source = "the environment variable LECTURE_LIB_DATA"
+    else:
+        kwargs["data_dir"] = nowhere
+        source = "the data_dir argument"
+    with pytest.raises(DataError) as err:
+        load_mnist("test", **kwargs)
+    message = str(err.value)
+    assert message.startswith(f"{nowhere}: MNIST directory not found (taken from {source})")
+    assert "data_dir=" in message and "LECTURE_LIB_DATA=" in message
+    assert "SHA256SUMS" in message
+
+
 def test_missing_directory(tmp_path):
     with pytest.raises(DataError, match="MNIST directory not found"):
         load_mnist("train", data_dir=tmp_path / "nowhere")
