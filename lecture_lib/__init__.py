@@ -22,14 +22,17 @@ graph        draw an engine expression's computational graph; tabulate its nodes
 diagnostics  activations and gradients layer by layer in deep MLPs (exploding, vanishing, dead
              units)
 train        one training loop for engine and torch models, with divergence detection and
-             clipping (``frameworks``: what differs per framework; ``progress``: its bar)
+             clipping (``frameworks``: what differs per framework; ``progress``: its
+             bar)
 plotting     the grid of MNIST digits
 check        self-checks for the exercises, with hints in the lecture's terms
 bench        ``python -m lecture_lib.bench``: engine vs numpy vs torch step times
 
-torch is imported only by the functions that need it (``pip install lecture_lib[torch]``).
+torch is imported only by the functions that need it (``pip install
+lecture_lib[torch]``).
 
-The tools that instructors and maintainers run (regenerating outputs, student notebooks, the
-student edition of the book, the nbgrader course) live in the separate package ``coursetools``.
+The tools that instructors and maintainers run (regenerating outputs, student notebooks,
+the student edition of the book, the nbgrader course) live in the separate package
+``coursetools``.
 """
 __version__ = "0.1.0"

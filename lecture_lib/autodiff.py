@@ -1,27 +1,33 @@
 r"""A reverse-mode automatic differentiation engine on numpy arrays.
 
-micrograd's engine with arrays in place of numbers. A :class:`Tensor` holds ``data`` (a numpy
-array) and, after ``backward()``, ``grad`` (an array of the same shape). Every operation computes
-its output and, right under it, defines ``_backward(g)``: given $g = \partial L/\partial\,\mathrm{out}$,
-it *adds* into each input's ``grad`` the chain rule's contribution,
-$\partial L/\partial x \mathrel{+}= g\,(\partial\,\mathrm{out}/\partial x)$. Then ``make_node`` records the
-output, its inputs and that rule in the graph. In the lecture's letters a two-layer network is
+micrograd's engine with arrays in place of numbers. A :class:`Tensor` holds ``data`` (a
+numpy array) and, after ``backward()``, ``grad`` (an array of the same shape). Every
+operation computes its output and, right under it, defines ``_backward(g)``: given $g =
+\partial L/\partial\,\mathrm{out}$, it *adds* into each input's ``grad`` the chain
+rule's contribution, $\partial L/\partial x \mathrel{+}=
+g\,(\partial\,\mathrm{out}/\partial x)$. Then ``make_node`` records the output, its
+inputs and that rule in the graph. In the lecture's letters a two-layer network is
 
     q1 = X @ W1 + b1      X: (N, P), W1: (P, K1), b1: (K1,), q1: (N, K1)
     h1 = relu(q1)
     z  = h1 @ W2 + b2     W2: (K1, C), b2: (C,), z: (N, C)
     L  = softmax_cross_entropy(z, y)          y: (N,) integer labels, L a scalar
 
-and ``L.backward()`` fills ``W1.grad``, ``b1.grad``, ... and also ``q1.grad``, ``h1.grad``, ``z.grad``:
-every node that requires a gradient keeps it.
+and ``L.backward()`` fills ``W1.grad``, ``b1.grad``, ... and also ``q1.grad``,
+``h1.grad``, ``z.grad``: every node that requires a gradient keeps it.
 
 Conventions
-- ``float32`` data stays ``float32`` through every operation (numbers and arrays mixed into an
-  operation take the tensor's dtype); python numbers and integer arrays become ``float64``.
-- An output requires a gradient iff some input does; inside ``with no_grad():`` no graph is built.
-- Leaf gradients accumulate across ``backward()`` calls, as in torch (call ``zero_grad()``);
+- ``float32`` data stays ``float32`` through every operation (numbers and arrays mixed
+  into an
+  operation take the tensor's dtype); python numbers and integer arrays become
+  ``float64``.
+- An output requires a gradient iff some input does; inside ``with no_grad():`` no graph
+  is built.
+- Leaf gradients accumulate across ``backward()`` calls, as in torch (call
+  ``zero_grad()``);
   an intermediate node's ``grad`` holds the gradient of the latest ``backward()``.
-- The engine never writes into a gradient array in place, so two nodes may share one array
+- The engine never writes into a gradient array in place, so two nodes may share one
+  array
   (``a + b`` hands both the same upstream gradient). Do not modify a ``.grad`` in place.
 """
 from __future__ import annotations
@@ -41,7 +47,8 @@ _grad_enabled = True
 
 @contextlib.contextmanager
 def no_grad():
-    """Inside ``with no_grad():`` operations build no graph (for evaluation and updates)."""
+    """Inside ``with no_grad():`` operations build no graph (for evaluation and
+    updates)."""
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, False
     try:
@@ -51,7 +58,8 @@ def no_grad():
 
 
 def _unbroadcast(grad, shape):
-    r"""Sum ``grad`` over the axes that broadcasting stretched, so that it has ``shape``.
+    r"""Sum ``grad`` over the axes that broadcasting stretched, so that it has
+    ``shape``.
 
     A bias $b$: (K,) added to $q$: (N, K) is used once per row, so
     $\partial L/\partial b = \sum_i \partial L/\partial q_{i\cdot}$: a sum over axis 0.
@@ -116,7 +124,7 @@ class Tensor:
         g = _unbroadcast(g, self.shape).astype(self.dtype, copy=False)
         self.grad = g if self.grad is None else self.grad + g
 
-    # ---- elementwise arithmetic (with broadcasting) -------------------------------------
+    # --- elementwise arithmetic (with broadcasting) -------------------------------------
     def __add__(self, other):
         other = self._lift(other)
         data = self.data + other.data
@@ -169,15 +177,17 @@ class Tensor:
     def __rtruediv__(self, other): return self._lift(other) / self
     def __rmatmul__(self, other):  return self._lift(other) @ self
 
-    # ---- matrix product and shapes -------------------------------------------------------
+    # --- matrix product and shapes -------------------------------------------------------
     def __matmul__(self, other):
-        r"""``A @ B`` for 1-D and 2-D operands; $\partial L/\partial A = G B^\top$, $\partial L/\partial B = A^\top G$."""
+        r"""``A @ B`` for 1-D and 2-D operands; $\partial L/\partial A = G B^\top$,
+        $\partial L/\partial B = A^\top G$."""
         other = self._lift(other)
         if not (1 <= self.ndim <= 2 and 1 <= other.ndim <= 2):
             raise ValueError(f"@ supports 1-D and 2-D operands, got shapes {self.shape} and {other.shape}")
         data = self.data @ other.data
         def _backward(g):
-            # as numpy does, read a 1-D left operand as a row (1, k), a 1-D right one as a column (k, 1)
+            # as numpy does, read a 1-D left operand as a row (1, k), a 1-D right one as
+            # a column (k, 1)
             a = self.data.reshape(1, -1) if self.ndim == 1 else self.data
             b = other.data.reshape(-1, 1) if other.ndim == 1 else other.data
             g = g.reshape(a.shape[0], b.shape[1])
@@ -204,7 +214,7 @@ class Tensor:
             self.add_grad(dx)
         return make_node(self.data[index], (self,), "[]", _backward)
 
-    # ---- reductions ------------------------------------------------------------------------
+    # --- reductions ------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
         def _backward(g):                                   # every summand gets the sum's gradient
             g = g if keepdims or axis is None else np.expand_dims(g, axis)
@@ -216,11 +226,12 @@ class Tensor:
         count = int(np.prod([self.shape[a] for a in axes]))
         return self.sum(axis=axis, keepdims=keepdims) / count
 
-    # ---- backpropagation -------------------------------------------------------------------
+    # --- backpropagation -------------------------------------------------------------------
     def backward(self, grad=None):
         r"""Fill ``.grad`` of every node this one depends on that requires a gradient.
 
-        ``grad`` is the seed $\partial L/\partial\,\mathrm{self}$; a scalar output needs none (seed 1).
+        ``grad`` is the seed $\partial L/\partial\,\mathrm{self}$; a scalar output needs
+        none (seed 1).
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: none of its "
@@ -235,7 +246,8 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(grad): grad has shape {grad.shape}, the output has shape {self.shape}")
 
-        # Phase 1: every node that needs a gradient, each after the nodes it was computed from.
+        # Phase 1: every node that needs a gradient, each after the nodes it was
+        # computed from.
         order = topological_order(self, requires_grad_only=True, first_input_first=False)
         # Phase 2: seed the output, then from the output backwards each node passes its
         # gradient on to its inputs (by then it has received everything from its users).
@@ -248,15 +260,16 @@ class Tensor:
 
 
 def topological_order(output, requires_grad_only=False, first_input_first=True):
-    """Every node ``output`` was computed from, and ``output`` itself, each once and each after
-    all the nodes in its ``_prev`` (its inputs): leaves first, ``output`` last.
+    """Every node ``output`` was computed from, and ``output`` itself, each once and
+    each after all the nodes in its ``_prev`` (its inputs): leaves first, ``output``
+    last.
 
-    Depth-first with an explicit stack, so a chain of 100,000 operations needs no recursion.
-    ``requires_grad_only``: leave out the nodes that need no gradient (constants).
-    ``first_input_first``: a node's first input is visited (and listed) before its second;
-    ``backward`` visits them last to first instead, as it always has: the order fixes in
-    which order the contributions to a node used three or more times are summed, and so the
-    last bit of its gradient.
+    Depth-first with an explicit stack, so a chain of 100,000 operations needs no
+    recursion. ``requires_grad_only``: leave out the nodes that need no gradient
+    (constants). ``first_input_first``: a node's first input is visited (and listed)
+    before its second; ``backward`` visits them last to first instead, as it always has:
+    the order fixes in which order the contributions to a node used three or more times
+    are summed, and so the last bit of its gradient.
     """
     order, visited, stack = [], set(), [(output, False)]
     while stack:
@@ -273,10 +286,11 @@ def topological_order(output, requires_grad_only=False, first_input_first=True):
 
 
 def make_node(data, inputs, op, backward):
-    """Wrap an operation's output ``data``. If gradients are on and some input needs one, it
-    joins the graph: it keeps its inputs, the operation's name and its ``backward`` rule.
-    (The rule refers to the inputs, never to the output, so no reference cycle keeps a
-    finished graph alive: it is freed as soon as the last name for the loss goes.)"""
+    """Wrap an operation's output ``data``. If gradients are on and some input needs
+    one, it joins the graph: it keeps its inputs, the operation's name and its
+    ``backward`` rule. (The rule refers to the inputs, never to the output, so no
+    reference cycle keeps a finished graph alive: it is freed as soon as the last name
+    for the loss goes.)"""
     if _grad_enabled and any(t.requires_grad for t in inputs):
         return Tensor(data, requires_grad=True, _prev=inputs, _op=op, _grad_fn=backward)
     return Tensor(data)
@@ -286,7 +300,7 @@ def _tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-# ---- elementwise functions -----------------------------------------------------------------
+# --- elementwise functions -----------------------------------------------------------------
 def relu(x):
     """max(x, 0); its derivative is taken to be 0 at x = 0 (as torch)."""
     x = _tensor(x)
@@ -296,7 +310,8 @@ def relu(x):
 
 
 def sigmoid(x):
-    r"""$\sigma(x) = 1/(1 + e^{-x})$, computed without overflow; $\sigma' = \sigma(1 - \sigma)$."""
+    r"""$\sigma(x) = 1/(1 + e^{-x})$, computed without overflow; $\sigma' = \sigma(1 -
+    \sigma)$."""
     x = _tensor(x)
     s = F.sigmoid(x.data)
     def _backward(g):
@@ -327,9 +342,10 @@ def log(x):
     return make_node(np.log(x.data), (x,), "log", _backward)
 
 
-# ---- softmax and losses --------------------------------------------------------------------
+# --- softmax and losses --------------------------------------------------------------------
 def log_softmax(x, axis=-1):
-    r"""$z_j - \log\sum_k e^{z_k}$, with the row maximum subtracted first so nothing overflows.
+    r"""$z_j - \log\sum_k e^{z_k}$, with the row maximum subtracted first so nothing
+    overflows.
 
     Backward: $\partial L/\partial z = g - \mathrm{softmax}(z) \sum_k g_k$.
     """
@@ -341,10 +357,11 @@ def log_softmax(x, axis=-1):
 
 
 def softmax_cross_entropy(logits, labels):
-    r"""Mean cross-entropy $L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}$ of ``logits``
-    z: (N, C) and integer ``labels`` y: (N,) in 0..C-1.
+    r"""Mean cross-entropy $L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}$ of
+    ``logits`` z: (N, C) and integer ``labels`` y: (N,) in 0..C-1.
 
-    One fused, stable operation: $\partial L/\partial z = (\mathrm{softmax}(z) - \mathrm{onehot}(y))/N$.
+    One fused, stable operation: $\partial L/\partial z = (\mathrm{softmax}(z) -
+    \mathrm{onehot}(y))/N$.
     """
     logits = _tensor(logits)
     if logits.ndim != 2:
@@ -366,10 +383,11 @@ def softmax_cross_entropy(logits, labels):
 
 
 def binary_cross_entropy_with_logits(z, y):
-    r"""Mean of $-[y \log\sigma(z) + (1-y)\log(1-\sigma(z))] = \max(z,0) - zy + \log(1 + e^{-|z|})$,
-    finite for any ``z``; ``y`` in [0, 1] has the shape of ``z``.
+    r"""Mean of $-[y \log\sigma(z) + (1-y)\log(1-\sigma(z))] = \max(z,0) - zy + \log(1 +
+    e^{-|z|})$, finite for any ``z``; ``y`` in [0, 1] has the shape of ``z``.
 
-    Backward: $\partial L/\partial z = (\sigma(z) - y)/n$, $\partial L/\partial y = -z/n$.
+    Backward: $\partial L/\partial z = (\sigma(z) - y)/n$, $\partial L/\partial y =
+    -z/n$.
     """
     z = _tensor(z)
     y = z._lift(y)

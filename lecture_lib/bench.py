@@ -1,23 +1,27 @@
-r"""How fast is the engine? One training step of the lecture's MNIST network, three ways.
+r"""How fast is the engine? One training step of the lecture's MNIST network, three
+ways.
 
     python -m lecture_lib.bench [--steps 20] [--batch 10000] [--threads T]
 
-A step is forward, backward and an Adam update of the 784-128-10 softmax network
-(``X: (N, P) = (10000, 784)`` float32 rows of the real MNIST, ``W1: (P, K1)``, ``W2: (K1, C)``), by
+A step is forward, backward and an Adam update of the 784-128-10 softmax network (``X:
+(N, P) = (10000, 784)`` float32 rows of the real MNIST, ``W1: (P, K1)``, ``W2: (K1,
+C)``), by
 
-(a) the autodiff engine (``lecture_lib.autodiff`` + ``nn`` + ``optim``);
-(b) numpy by hand: the lecture's backward pass written out, and the same Adam arithmetic;
-(c) torch on the CPU (``nn.Sequential``, ``F.cross_entropy``, ``torch.optim.Adam``).
+(a) the autodiff engine (``lecture_lib.autodiff`` + ``nn`` + ``optim``); (b) numpy by
+hand: the lecture's backward pass written out, and the same Adam arithmetic; (c) torch
+on the CPU (``nn.Sequential``, ``F.cross_entropy``, ``torch.optim.Adam``).
 
 All three start from the same weights (torch's initialization), use the same number of
-threads, and run in alternating blocks of 5 steps, so that a busy machine slows them alike. The
-median over ``--steps`` steps after warm-up is reported, with the achieved rate of the
-matrix products, $4NPK_1 + 6NK_1C$ floating-point operations per step (the forward products
-$XW_1$, $h_1W_2$ and the backward $h_1^\top dz$, $dz\,W_2^\top$, $X^\top dq_1$; $\partial L/\partial X$
-is not needed), against numpy's rate on those five products alone. The last line printed is
-one JSON object (times in ms, ratios = time / torch's time).
+threads, and run in alternating blocks of 5 steps, so that a busy machine slows them
+alike. The median over ``--steps`` steps after warm-up is reported, with the achieved
+rate of the matrix products, $4NPK_1 + 6NK_1C$ floating-point operations per step (the
+forward products $XW_1$, $h_1W_2$ and the backward $h_1^\top dz$, $dz\,W_2^\top$,
+$X^\top dq_1$; $\partial L/\partial X$ is not needed), against numpy's rate on those
+five products alone. The last line printed is one JSON object (times in ms, ratios =
+time / torch's time).
 
-torch is imported by the functions that use it, so importing this module does not load it.
+torch is imported by the functions that use it, so importing this module does not load
+it.
 """
 import argparse
 import copy
@@ -39,7 +43,8 @@ BLOCK = 5                # timed steps in a row of one implementation
 
 
 def set_threads(n):
-    """Use ``n`` threads in torch and in numpy's BLAS; return a description of the latter."""
+    """Use ``n`` threads in torch and in numpy's BLAS; return a description of the
+    latter."""
     import torch
     torch.set_num_threads(n)
     try:
@@ -52,7 +57,8 @@ def set_threads(n):
 
 
 def cpu_seconds():
-    """(CPU seconds used by all processes, by this one) so far; the first is None off Linux."""
+    """(CPU seconds used by all processes, by this one) so far; the first is None off
+    Linux."""
     own = sum(os.times()[:2])
     try:
         with open("/proc/stat") as f:
@@ -77,7 +83,8 @@ def engine_stepper(torch_model, X, y):
 
 
 def numpy_stepper(torch_model, X, y):
-    """The lecture's forward and backward pass, written out; Adam as torch computes it."""
+    """The lecture's forward and backward pass, written out; Adam as torch computes
+    it."""
     W1, W2 = (torch_model[i].weight.detach().numpy().T.copy() for i in (0, 2))   # (P, K1), (K1, C)
     b1, b2 = (torch_model[i].bias.detach().numpy().copy() for i in (0, 2))
     params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
@@ -130,7 +137,8 @@ def torch_stepper(torch_model, X, y):
 
 
 def matmul_only(X):
-    """numpy's five float32 products of one step, nothing else: the floor for (a) and (b)."""
+    """numpy's five float32 products of one step, nothing else: the floor for (a) and
+    (b)."""
     rng = np.random.default_rng(0)
     P, K1, C = SIZES
     W1, W2 = rng.standard_normal((P, K1), np.float32), rng.standard_normal((K1, C), np.float32)
@@ -153,7 +161,8 @@ def main(argv=None):
     steppers = {"engine": engine_stepper(init, X, y), "numpy": numpy_stepper(init, X, y),
                 "torch": torch_stepper(init, X, y), "matmul": matmul_only(X)}
 
-    # Same weights, same data: the first step's losses must agree (float32 rounding only).
+    # Same weights, same data: the first step's losses must agree (float32 rounding
+    # only).
     first = {name: steppers[name]() for name in ("engine", "numpy", "torch")}
     if max(first.values()) - min(first.values()) > 1e-4 * max(1.0, abs(first["torch"])):
         raise RuntimeError(f"the three implementations disagree on the first loss: {first}")
@@ -184,8 +193,8 @@ def _parse(argv, default_threads):
 
 
 def _timed_load():
-    """The training set, and the median of 3 times (ms) to load its 60,000 images: checksum,
-    gunzip and parse."""
+    """The training set, and the median of 3 times (ms) to load its 60,000 images:
+    checksum, gunzip and parse."""
     load_times = []
     for _ in range(3):
         start = time.perf_counter()
@@ -196,9 +205,9 @@ def _timed_load():
 
 def _time_in_blocks(steppers, steps):
     """Median milliseconds per step of each stepper. Blocks of BLOCK timed steps,
-    implementations in turn (in a rotating order), each block after one untimed step that
-    lets the previous library's idle worker threads, still spinning for a while, get out of
-    the way."""
+    implementations in turn (in a rotating order), each block after one untimed step
+    that lets the previous library's idle worker threads, still spinning for a while,
+    get out of the way."""
     times = {name: [] for name in steppers}
     for i in range(math.ceil(steps / BLOCK)):
         for name in list(steppers)[i % 4:] + list(steppers)[:i % 4]:

@@ -5,9 +5,9 @@ MNIST (LeCun, Cortes and Burges) has 60,000 training and 10,000 test images of
 ``x_i`` in R^P with P = 784, and the design matrix is ``X: (N, P)``.
 
 Where the files are: the ``data_dir`` argument if given, else the folder named by the
-environment variable ``LECTURE_LIB_DATA`` if set, else the repository's ``data/mnist`` next to
-this package (which exists in a clone and an editable install, not in an installed wheel:
-the data are not part of the package).
+environment variable ``LECTURE_LIB_DATA`` if set, else the repository's ``data/mnist``
+next to this package (which exists in a clone and an editable install, not in an
+installed wheel: the data are not part of the package).
 
 Nothing here downloads, substitutes or silently repairs data: each file's SHA-256
 is checked against ``SHA256SUMS`` before it is parsed, and the IDX header (magic
@@ -92,7 +92,8 @@ def _read_verified(path: Path, expected: dict[str, str]) -> bytes:
 
 
 def _parse_idx(path: Path, buf: bytes, magic: int, shape: tuple[int, ...]) -> np.ndarray:
-    """Check the IDX header of ``buf`` against ``magic`` and ``shape``; return the uint8 data."""
+    """Check the IDX header of ``buf`` against ``magic`` and ``shape``; return the uint8
+    data."""
     header_len = 4 + 4 * len(shape)
     if len(buf) < header_len:
         raise DataError(f"{path}: truncated IDX header ({len(buf)} bytes)")
@@ -115,8 +116,8 @@ def _parse_idx(path: Path, buf: bytes, magic: int, shape: tuple[int, ...]) -> np
 
 def _find_data_dir(data_dir) -> Path:
     """The MNIST folder to read: ``data_dir``, else ``$LECTURE_LIB_DATA``, else the
-    repository's ``data/mnist``. Raises DataError saying where it looked and how to point it
-    elsewhere."""
+    repository's ``data/mnist``. Raises DataError saying where it looked and how to
+    point it elsewhere."""
     env = os.environ.get(DATA_ENV)
     if data_dir is not None:
         path, source = Path(data_dir), "the data_dir argument"
@@ -178,7 +179,7 @@ def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
     return X, labels.astype(np.int64)
 
 
-# --------------------------------------------------------------------------- the binary task
+# ---------------------------------------------------------------------- the binary task
 #: The book's binary task (chapters 2-5), the book's own choice (the lecture has none): tell a 3
 #: (y = 1) from a 5 (y = 0). The two digits share most of their strokes, so the task is not
 #: trivial, yet a small network learns it.
@@ -215,7 +216,7 @@ def binary_task(X: np.ndarray, digits: np.ndarray, n: int | None = None,
     return X[rows].astype(dtype), (digits[rows] == positive).astype(dtype)
 
 
-# --------------------------------------------------------------------------- validation split
+# --------------------------------------------------------------------- validation split
 #: Images held out of the 60,000 training images for every choice the book makes (a threshold, a
 #: learning rate, the best network). 10,000, the size of the test set: the standard error of an
 #: error rate near 2% is then about 0.14 percentage points, small enough to tell apart choices
@@ -229,8 +230,9 @@ def validation_indices(n_train: int = 60_000, n_validation: int = N_VALIDATION,
                        seed: int = VALIDATION_SEED) -> np.ndarray:
     """Sorted indices, into the training file, of the validation images.
 
-    They are the first ``n_validation`` entries of ``default_rng(seed).permutation(n_train)``:
-    a uniformly random subset, fixed once for the whole book.
+    They are the first ``n_validation`` entries of
+    ``default_rng(seed).permutation(n_train)``: a uniformly random subset, fixed once
+    for the whole book.
     """
     if not 0 < n_validation < n_train:
         raise ValueError(f"n_validation must lie strictly between 0 and n_train = {n_train}, "
@@ -240,18 +242,17 @@ def validation_indices(n_train: int = 60_000, n_validation: int = N_VALIDATION,
 
 def train_validation_split(X: np.ndarray, y: np.ndarray, n_validation: int = N_VALIDATION,
                            seed: int = VALIDATION_SEED):
-    """Split the training set into a part to fit on and a validation part to choose with.
+    """Split the training set into a part to fit on and a validation part to choose
+    with.
 
     Parameters
     ----------
     X : ``(N, P)`` the training images (N = 60,000 for MNIST).
     y : ``(N,)`` their labels.
 
-    Returns
-    -------
-    ``(X_fit, y_fit), (X_val, y_val)``: ``(N - n_validation, P)`` and ``(n_validation, P)``
-    images with their labels, each in file order. The test set is not touched: score it once,
-    at the end.
+    Returns ------- ``(X_fit, y_fit), (X_val, y_val)``: ``(N - n_validation, P)`` and
+    ``(n_validation, P)`` images with their labels, each in file order. The test set is
+    not touched: score it once, at the end.
     """
     X, y = np.asarray(X), np.asarray(y)
     if X.shape[0] != y.shape[0]:

@@ -1,16 +1,18 @@
-r"""Gradient flow at initialization: activations and gradients of a deep network, layer by layer.
+r"""Gradient flow at initialization: activations and gradients of a deep network, layer
+by layer.
 
 Letters (as in the rest of the book): N observations, P input features (784 for MNIST),
-C classes (10), D hidden layers, $K_d$ units in hidden layer d ($K_0 = P$, $K_{D+1} = C$).
-A network is a stack of $L = D + 1$ linear layers; layer d ($d = 1, \dots, L$) computes, for the
-batch stored row by row,
+C classes (10), D hidden layers, $K_d$ units in hidden layer d ($K_0 = P$, $K_{D+1} =
+C$). A network is a stack of $L = D + 1$ linear layers; layer d ($d = 1, \dots, L$)
+computes, for the batch stored row by row,
 
 $$
 q_d = h_{d-1} W_d + b_d, \qquad h_d = g(q_d) \quad (d \le D), \qquad z = q_{D+1},
 $$
 
-with ``h0 = X: (N, P)``, ``W_d: (K_{d-1}, K_d)``, ``b_d: (K_d,)``, ``q_d, h_d: (N, K_d)`` and the
-logits ``z: (N, C)``. The loss is the mean softmax cross-entropy on integer labels ``y: (N,)``.
+with ``h0 = X: (N, P)``, ``W_d: (K_{d-1}, K_d)``, ``b_d: (K_d,)``, ``q_d, h_d: (N,
+K_d)`` and the logits ``z: (N, C)``. The loss is the mean softmax cross-entropy on
+integer labels ``y: (N,)``.
 
 :func:`backprop` walks the lecture's chain in row form, from the loss down to layer 1,
 
@@ -21,14 +23,15 @@ $$
 \frac{\partial L}{\partial W_d} = h_{d-1}^\top \frac{\partial L}{\partial q_d},
 $$
 
-so the gradient reaching layer 1 is a product of one factor $W_d^\top$ (and one mask) per later
-layer. The functions accept an engine model (:func:`lecture_lib.nn.mlp`), a ``torch.nn.Sequential``
-of ``Linear`` / ``ReLU`` / ``Tanh``, or a list of ``(W, b)`` pairs (ReLU between them).
+so the gradient reaching layer 1 is a product of one factor $W_d^\top$ (and one mask)
+per later layer. The functions accept an engine model (:func:`lecture_lib.nn.mlp`), a
+``torch.nn.Sequential`` of ``Linear`` / ``ReLU`` / ``Tanh``, or a list of ``(W, b)``
+pairs (ReLU between them).
 
 Arithmetic is float64 unless the model is float32 and ``dtype=None``: a standard-normal
-network 50 layers deep reaches $10^{50}$, beyond float32's largest number ($3.4 \cdot 10^{38}$).
-Overflow is not an error here: it shows up as ``inf`` / ``nan`` in the trace and in
-:attr:`Trace.first_nonfinite`.
+network 50 layers deep reaches $10^{50}$, beyond float32's largest number ($3.4 \cdot
+10^{38}$). Overflow is not an error here: it shows up as ``inf`` / ``nan`` in the trace
+and in :attr:`Trace.first_nonfinite`.
 """
 from __future__ import annotations
 
@@ -46,12 +49,14 @@ __all__ = ["Trace", "layers_of", "deep_mlp", "backprop", "weight_grad_norms", "l
 
 
 def layers_of(model):
-    """``(layers, activations)``: the ``(W, b)`` of every linear layer, first layer first, with
-    ``W: (K_{d-1}, K_d)`` and ``b: (K_d,)`` (numpy arrays, not copies for engine models), and
-    the name of the activation after each hidden layer (``"relu"`` or ``"tanh"``; D names).
+    """``(layers, activations)``: the ``(W, b)`` of every linear layer, first layer
+    first, with ``W: (K_{d-1}, K_d)`` and ``b: (K_d,)`` (numpy arrays, not copies for
+    engine models), and the name of the activation after each hidden layer (``"relu"``
+    or ``"tanh"``; D names).
 
-    ``model``: an engine ``Sequential`` (e.g. :func:`lecture_lib.nn.mlp`), a ``torch.nn.Sequential``
-    of ``Linear``/``ReLU``/``Tanh``, or a list of ``(W, b)`` pairs (then every activation is ReLU).
+    ``model``: an engine ``Sequential`` (e.g. :func:`lecture_lib.nn.mlp`), a
+    ``torch.nn.Sequential`` of ``Linear``/``ReLU``/``Tanh``, or a list of ``(W, b)``
+    pairs (then every activation is ReLU).
     """
     if isinstance(model, (list, tuple)):
         layers = [(np.asarray(W), np.asarray(b)) for W, b in model]
@@ -83,7 +88,8 @@ def layers_of(model):
 
 
 def _linear_arrays(m):
-    """``(W, b)`` with ``W: (n_in, n_out)`` of an engine or torch ``Linear``, else None."""
+    """``(W, b)`` with ``W: (n_in, n_out)`` of an engine or torch ``Linear``, else
+    None."""
     if isinstance(m, nn.Linear):
         return m.W.data, m.b.data
     if is_torch_module(m):
@@ -112,8 +118,8 @@ def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64
     """An engine MLP with ``depth`` = D hidden layers of ``width`` units:
     ``nn.mlp([n_in] + [width] * depth + [n_out], init, rng=seed, dtype)``.
 
-    ``init`` is a name of :data:`lecture_lib.init.INITIALIZERS` (``"torch"`` also draws the
-    biases, as ``torch.nn.Linear``; the others start them at 0) or a function
+    ``init`` is a name of :data:`lecture_lib.init.INITIALIZERS` (``"torch"`` also draws
+    the biases, as ``torch.nn.Linear``; the others start them at 0) or a function
     ``f(n_in, n_out, rng) -> (n_in, n_out)``. The same seed gives the same network.
     """
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
@@ -122,15 +128,15 @@ def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64
 
 @dataclass
 class Trace:
-    """Everything :func:`backprop` computed; lists are indexed by layer, first layer first.
+    """Everything :func:`backprop` computed; lists are indexed by layer, first layer
+    first.
 
-    q[d-1]: $q_d$ (N, K_d), d = 1..L (``q[-1]`` is the logits z (N, C));
-    h[d-1]: $h_d$ (N, K_d), d = 1..D (hidden layers only);
-    dq[d-1]: $\\partial L/\\partial q_d$ (N, K_d), d = 1..L;
-    dh[d-1]: $\\partial L/\\partial h_d$ (N, K_d), d = 1..D;
-    dW[d-1]: $\\partial L/\\partial W_d$ (K_{d-1}, K_d); db[d-1]: $\\partial L/\\partial b_d$ (K_d,);
-    loss: the mean cross-entropy; first_nonfinite: ``None``, or the first place an inf/nan
-    appeared, e.g. ``"q_37"`` (forward) or ``"dq_12"`` (backward).
+    q[d-1]: $q_d$ (N, K_d), d = 1..L (``q[-1]`` is the logits z (N, C)); h[d-1]: $h_d$
+    (N, K_d), d = 1..D (hidden layers only); dq[d-1]: $\\partial L/\\partial q_d$ (N,
+    K_d), d = 1..L; dh[d-1]: $\\partial L/\\partial h_d$ (N, K_d), d = 1..D; dW[d-1]:
+    $\\partial L/\\partial W_d$ (K_{d-1}, K_d); db[d-1]: $\\partial L/\\partial b_d$
+    (K_d,); loss: the mean cross-entropy; first_nonfinite: ``None``, or the first place
+    an inf/nan appeared, e.g. ``"q_37"`` (forward) or ``"dq_12"`` (backward).
     """
     q: list = field(default_factory=list)
     h: list = field(default_factory=list)
@@ -148,14 +154,15 @@ class Trace:
 
 
 def backprop(model, X, y, dtype=np.float64):
-    r"""Forward and backward pass of a softmax MLP on ``X: (N, P)``, ``y: (N,)`` (integer labels),
-    keeping every layer's $q_d$, $h_d$ and gradients. Returns a :class:`Trace` of numpy arrays.
+    r"""Forward and backward pass of a softmax MLP on ``X: (N, P)``, ``y: (N,)``
+    (integer labels), keeping every layer's $q_d$, $h_d$ and gradients. Returns a
+    :class:`Trace` of numpy arrays.
 
-    The arithmetic runs in torch (several times faster than numpy's on small CPUs), but it is
-    the chain written out by hand, one line per step; no autograd. ``dtype``: float64 by
-    default; ``None`` keeps the model's own dtype (e.g. float32, to watch it overflow).
-    Overflow produces ``inf``/``nan`` silently; :attr:`Trace.first_nonfinite` names where it
-    started.
+    The arithmetic runs in torch (several times faster than numpy's on small CPUs), but
+    it is the chain written out by hand, one line per step; no autograd. ``dtype``:
+    float64 by default; ``None`` keeps the model's own dtype (e.g. float32, to watch it
+    overflow). Overflow produces ``inf``/``nan`` silently; :attr:`Trace.first_nonfinite`
+    names where it started.
     """
     import torch
     layers, acts = layers_of(model)
@@ -198,7 +205,8 @@ def _g_prime(act, q):
 
 
 def _forward_layers(t, layers, acts, X0):
-    """q_d = h_{d-1} W_d + b_d, h_d = g(q_d): the lists of q_d (d = 1..L) and h_d (d = 1..D)."""
+    """q_d = h_{d-1} W_d + b_d, h_d = g(q_d): the lists of q_d (d = 1..L) and h_d (d =
+    1..D)."""
     h, qs, hs = X0, [], []
     for d, (W, b) in enumerate(layers, start=1):
         q = h @ W + b
@@ -211,8 +219,8 @@ def _forward_layers(t, layers, acts, X0):
 
 
 def _backward_layers(t, layers, acts, X0, qs, hs, y):
-    """The lecture's chain from the loss down to layer 1; sets ``t.loss``. Returns the lists
-    dq, dh, dW, db, from the top layer down."""
+    """The lecture's chain from the loss down to layer 1; sets ``t.loss``. Returns the
+    lists dq, dh, dW, db, from the top layer down."""
     import torch
     N = X0.shape[0]
     # loss, and dL/dz = (softmax(z) - onehot(y)) / N
@@ -239,10 +247,12 @@ def _backward_layers(t, layers, acts, X0, qs, hs, y):
 
 
 def weight_grad_norms(model, X, y, dtype=np.float64):
-    r"""$\|\partial L/\partial W_d\|_F$ for $d = 1, \dots, L$ (first layer first): an array (L,).
+    r"""$\|\partial L/\partial W_d\|_F$ for $d = 1, \dots, L$ (first layer first): an
+    array (L,).
 
-    The loss is the mean softmax cross-entropy of ``model`` on ``X: (N, P)``, ``y: (N,)``; the
-    biases' gradients are not included. Computed by :func:`backprop` (float64 by default)."""
+    The loss is the mean softmax cross-entropy of ``model`` on ``X: (N, P)``, ``y:
+    (N,)``; the biases' gradients are not included. Computed by :func:`backprop`
+    (float64 by default)."""
     return np.array([np.linalg.norm(dW) for dW in backprop(model, X, y, dtype=dtype).dW])
 
 
@@ -253,13 +263,15 @@ def _ms(a):
 
 
 def layer_table(trace):
-    """One row per layer d = 1..L of a :class:`Trace`, as a DataFrame indexed by ``layer``:
+    """One row per layer d = 1..L of a :class:`Trace`, as a DataFrame indexed by
+    ``layer``:
 
-    ``var q`` (mean square of $q_d$ over the batch and units: its variance when centred),
-    ``var h`` (mean square of $h_d$), ``active`` (fraction of $q_d > 0$),
-    ``var dq``, ``var dh`` (mean squares of the back-propagated gradients),
-    ``|dh|`` (Frobenius norm of $\\partial L/\\partial h_d$, batch included) and
-    ``|dW|`` (Frobenius norm of $\\partial L/\\partial W_d$). The output layer has no h or dh (NaN).
+    ``var q`` (mean square of $q_d$ over the batch and units: its variance when
+    centred), ``var h`` (mean square of $h_d$), ``active`` (fraction of $q_d > 0$),
+    ``var dq``, ``var dh`` (mean squares of the back-propagated gradients), ``|dh|``
+    (Frobenius norm of $\\partial L/\\partial h_d$, batch included) and ``|dW|``
+    (Frobenius norm of $\\partial L/\\partial W_d$). The output layer has no h or dh
+    (NaN).
     """
     rows = []
     for d in range(1, len(trace.q) + 1):
@@ -278,12 +290,13 @@ def layer_table(trace):
 
 
 def dead_units(model, X, chunk=2000, dtype=np.float64):
-    r"""Which hidden units never activate on ``X: (N, P)``: a list of D boolean arrays (K_d,),
-    True where $q_d \le 0$ for every one of the N rows (for a ReLU, $h_d = 0$ and
-    $\partial L/\partial q_d = 0$ on the whole batch: the unit neither computes nor learns).
+    r"""Which hidden units never activate on ``X: (N, P)``: a list of D boolean arrays
+    (K_d,), True where $q_d \le 0$ for every one of the N rows (for a ReLU, $h_d = 0$
+    and $\partial L/\partial q_d = 0$ on the whole batch: the unit neither computes nor
+    learns).
 
-    The forward pass runs in torch, in ``dtype`` (float64 by default; float32 is about twice as
-    fast), ``chunk`` rows at a time (memory stays small)."""
+    The forward pass runs in torch, in ``dtype`` (float64 by default; float32 is about
+    twice as fast), ``chunk`` rows at a time (memory stays small)."""
     import torch
     layers, acts = layers_of(model)
     layers = [(torch.from_numpy(np.asarray(W, dtype)), torch.from_numpy(np.asarray(b, dtype)))
@@ -301,20 +314,21 @@ def dead_units(model, X, chunk=2000, dtype=np.float64):
 
 
 def dead_fraction(model, X, chunk=2000, dtype=np.float64):
-    """Fraction of units in each hidden layer that never activate on ``X: (N, P)``: array (D,)."""
+    """Fraction of units in each hidden layer that never activate on ``X: (N, P)``:
+    array (D,)."""
     return np.array([dead.mean() for dead in dead_units(model, X, chunk, dtype)])
 
 
 def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=60, range=None,
                           log_abs=False, density=True, cmap="viridis"):
-    """Histograms of several layers' values on one axis, one outline per layer (the style of
-    Glorot and Bengio's figures), coloured from the first layer to the last.
+    """Histograms of several layers' values on one axis, one outline per layer (the
+    style of Glorot and Bengio's figures), coloured from the first layer to the last.
 
     values: a list of arrays, one per layer (any shape; flattened), e.g. ``trace.h``.
-    labels: legend entries (default ``"layer 1"``, ...). log_abs: histogram $\\log_{10}|v|$ instead
-    of $v$ (zeros dropped), for layers whose scales differ by orders of magnitude.
-    range: ``(lo, hi)`` shared by all layers (default: from the 0.1% and 99.9% quantiles).
-    Returns the Axes.
+    labels: legend entries (default ``"layer 1"``, ...). log_abs: histogram
+    $\\log_{10}|v|$ instead of $v$ (zeros dropped), for layers whose scales differ by
+    orders of magnitude. range: ``(lo, hi)`` shared by all layers (default: from the
+    0.1% and 99.9% quantiles). Returns the Axes.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4))

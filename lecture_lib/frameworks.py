@@ -1,10 +1,12 @@
-"""What differs between training a torch model and an engine model, written once per framework.
+"""What differs between training a torch model and an engine model, written once per
+framework.
 
-:func:`lecture_lib.train.fit` and :func:`~lecture_lib.train.evaluate` are written once; a run
-object per framework does the forward pass, the backward pass, the gradient norm and the
-update on the design matrix ``X: (N, P)`` and the labels ``y: (N,)``:
+:func:`lecture_lib.train.fit` and :func:`~lecture_lib.train.evaluate` are written once;
+a run object per framework does the forward pass, the backward pass, the gradient norm
+and the update on the design matrix ``X: (N, P)`` and the labels ``y: (N,)``:
 
-- :class:`TorchRun`: a ``torch.nn.Module`` on its own device and dtype, with ``torch.optim``;
+- :class:`TorchRun`: a ``torch.nn.Module`` on its own device and dtype, with
+  ``torch.optim``;
 - :class:`EngineRun`: a :class:`lecture_lib.nn.Module` on numpy arrays, with
   :mod:`lecture_lib.optim`.
 
@@ -23,8 +25,8 @@ __all__ = ["is_torch_module", "run_for", "TorchRun", "EngineRun"]
 
 
 def is_torch_module(obj):
-    """True for a ``torch.nn.Module``. Asks torch only if it was imported: a torch model cannot
-    exist otherwise, so an engine model never pulls torch in."""
+    """True for a ``torch.nn.Module``. Asks torch only if it was imported: a torch model
+    cannot exist otherwise, so an engine model never pulls torch in."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.nn.Module)
 
@@ -57,7 +59,8 @@ class TorchRun:
             self.opt = cls(self.params, lr=lr)
 
     def logits(self, rows):
-        """Logits of the rows ``rows`` (a slice or an index array) as float64 numpy, no graph."""
+        """Logits of the rows ``rows`` (a slice or an index array) as float64 numpy, no
+        graph."""
         was_training = self.model.training
         self.model.eval()
         try:
@@ -67,7 +70,8 @@ class TorchRun:
             self.model.train(was_training)
 
     def loss(self, idx):
-        """The mean cross-entropy of the rows ``idx`` (a graph to backpropagate, and a float)."""
+        """The mean cross-entropy of the rows ``idx`` (a graph to backpropagate, and a
+        float)."""
         self.model.train()
         i = self.torch.from_numpy(idx).to(self.device)
         loss = self.torch.nn.functional.cross_entropy(self.model(self.X[i]), self.y[i])
@@ -107,7 +111,8 @@ class EngineRun:
             return np.asarray(self.model(Tensor(self.X[rows])).data, dtype=np.float64)
 
     def loss(self, idx):
-        """The mean cross-entropy of the rows ``idx`` (a graph to backpropagate, and a float)."""
+        """The mean cross-entropy of the rows ``idx`` (a graph to backpropagate, and a
+        float)."""
         loss = softmax_cross_entropy(self.model(Tensor(self.X[idx])), self.y[idx])
         return loss, float(loss.data)
 

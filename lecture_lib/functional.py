@@ -1,13 +1,14 @@
-r"""The numpy formulas several modules compute, written once: the stable sigmoid, softmax,
-log-softmax and the mean softmax cross-entropy.
+r"""The numpy formulas several modules compute, written once: the stable sigmoid,
+softmax, log-softmax and the mean softmax cross-entropy.
 
 Plain arrays in, arrays out: no graph, no validation. The engine's operations
-(:mod:`lecture_lib.autodiff`), the hand-derived network (:mod:`lecture_lib.twolayer`), the
-training loop's evaluation (:mod:`lecture_lib.train`), the benchmark's numpy step
-(:mod:`lecture_lib.bench`) and the self-checks (:mod:`lecture_lib.check`) all call these.
+(:mod:`lecture_lib.autodiff`), the hand-derived network (:mod:`lecture_lib.twolayer`),
+the training loop's evaluation (:mod:`lecture_lib.train`), the benchmark's numpy step
+(:mod:`lecture_lib.bench`) and the self-checks (:mod:`lecture_lib.check`) all call
+these.
 
-Letters: logits ``z: (N, C)``, one row per observation, and integer labels ``y: (N,)`` in
-``0..C-1``.
+Letters: logits ``z: (N, C)``, one row per observation, and integer labels ``y: (N,)``
+in ``0..C-1``.
 """
 import numpy as np
 
@@ -34,29 +35,31 @@ def _shifted_exp(z, axis):
 
 
 def softmax(z, axis=-1):
-    r"""$\mathrm{softmax}(z)_j = e^{z_j} / \sum_k e^{z_k}$ along ``axis`` (each row of z (N, C))."""
+    r"""$\mathrm{softmax}(z)_j = e^{z_j} / \sum_k e^{z_k}$ along ``axis`` (each row of z
+    (N, C))."""
     _, e, sum_e = _shifted_exp(np.asarray(z), axis)
     return e / sum_e
 
 
 def log_softmax(z, axis=-1):
-    r"""$\log \mathrm{softmax}(z)_j = z_j - \log\sum_k e^{z_k}$ along ``axis``, computed from
-    the shifted logits, so that a logit of 1000 gives a finite answer."""
+    r"""$\log \mathrm{softmax}(z)_j = z_j - \log\sum_k e^{z_k}$ along ``axis``, computed
+    from the shifted logits, so that a logit of 1000 gives a finite answer."""
     shifted, _, sum_e = _shifted_exp(np.asarray(z), axis)
     return shifted - np.log(sum_e)
 
 
 def softmax_cross_entropy(z, y):
-    r"""The mean cross-entropy of logits z (N, C) against labels y (N,), and the softmax.
+    r"""The mean cross-entropy of logits z (N, C) against labels y (N,), and the
+    softmax.
 
     $$
         L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}, \qquad
         \frac{\partial L}{\partial z} = \frac{\mathrm{softmax}(z) - \mathrm{onehot}(y)}{N}.
     $$
 
-    Returns ``(L, p)``: L a numpy scalar of z's dtype, p = softmax(z) (N, C), a fresh array
-    (subtract 1 at ``p[range(N), y]`` and divide by N for the gradient). One exponential
-    serves both.
+    Returns ``(L, p)``: L a numpy scalar of z's dtype, p = softmax(z) (N, C), a fresh
+    array (subtract 1 at ``p[range(N), y]`` and divide by N for the gradient). One
+    exponential serves both.
     """
     shifted, e, sum_e = _shifted_exp(np.asarray(z), 1)
     log_p = shifted - np.log(sum_e)

@@ -1,22 +1,24 @@
 r"""Computational graphs of the autodiff engine: walk them, tabulate them, draw them.
 
-An engine :class:`~lecture_lib.autodiff.Tensor` remembers the tensors it was computed from
-(``_prev``) and the operation that combined them (``_op``). Starting from an output (a loss),
-this module
+An engine :class:`~lecture_lib.autodiff.Tensor` remembers the tensors it was computed
+from (``_prev``) and the operation that combined them (``_op``). Starting from an output
+(a loss), this module
 
 - lists every node in topological order (:func:`graph_nodes`) and every edge
   (:func:`graph_edges`);
 - tabulates each node's value and gradient (:func:`node_table`), and each gradient as
   *local gradient times upstream gradient* along every edge (:func:`chain_table`);
-- draws the graph with matplotlib alone (:func:`draw_graph`): value boxes, operation circles,
+- draws the graph with matplotlib alone (:func:`draw_graph`): value boxes, operation
+  circles,
   arrows, the inputs on the left and the loss on the right.
 
 Names. The engine's tensors carry no names. Pass ``names``, a dict in either direction,
-``{W: "W", b: "b"}`` or ``{"W": W, "b": b}`` (handy: ``names=dict(W=W, b=b)``); a tensor given
-a ``.name`` attribute is also used. Unnamed nodes are labelled by their operation and shape,
-unnamed scalar constants (the ``1`` of ``1 - p``) by their value.
+``{W: "W", b: "b"}`` or ``{"W": W, "b": b}`` (handy: ``names=dict(W=W, b=b)``); a tensor
+given a ``.name`` attribute is also used. Unnamed nodes are labelled by their operation
+and shape, unnamed scalar constants (the ``1`` of ``1 - p``) by their value.
 
-Shapes follow the engine: a node's ``data`` and ``grad`` have the same shape, e.g. W (P, 1).
+Shapes follow the engine: a node's ``data`` and ``grad`` have the same shape, e.g. W (P,
+1).
 """
 from __future__ import annotations
 
@@ -29,21 +31,24 @@ from .notation import shape_str
 __all__ = ["graph_nodes", "graph_edges", "local_gradient", "node_table", "chain_table",
            "draw_graph", "OP_SYMBOLS"]
 
-# How an operation is written inside its circle (anything not listed is shown as its name).
+# How an operation is written inside its circle (anything not listed is shown as its
+# name).
 OP_SYMBOLS = {"+": "+", "-": "\u2212", "*": "\u00d7", "/": "\u00f7", "@": "@", "neg": "\u2212",
               "sigmoid": "\u03c3", "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log",
               "T": "\u1d40", "sum": "\u03a3", "bce_with_logits": "BCE",
               "cross_entropy": "CE", "log_softmax": "log sm"}
 
 
-# --------------------------------------------------------------------------- walking the graph
+# -------------------------------------------------------------------- walking the graph
 def graph_nodes(output):
-    """Every node ``output`` was computed from, and ``output`` itself, in topological order.
+    """Every node ``output`` was computed from, and ``output`` itself, in topological
+    order.
 
-    Each node comes after all the nodes in its ``_prev`` (its inputs), so the leaves (inputs,
-    parameters, constants) come first and ``output`` last; the first input of a node is listed
-    before its second. Constants that need no gradient are included. It is the order
-    ``backward`` walks (:func:`lecture_lib.autodiff.topological_order`), constants added.
+    Each node comes after all the nodes in its ``_prev`` (its inputs), so the leaves
+    (inputs, parameters, constants) come first and ``output`` last; the first input of a
+    node is listed before its second. Constants that need no gradient are included. It
+    is the order ``backward`` walks (:func:`lecture_lib.autodiff.topological_order`),
+    constants added.
 
     output: an engine Tensor. Returns a list of Tensors, each once.
     """
@@ -53,9 +58,9 @@ def graph_nodes(output):
 def graph_edges(output):
     """The edges ``(input, node)`` of the graph of ``output``, one per distinct pair.
 
-    An input used twice by the same operation (``x * x``) is one edge; an input used by two
-    operations (``x * y + x``) has two edges. Ordered by ``node`` in topological order, then
-    by the position of the input in ``node._prev``.
+    An input used twice by the same operation (``x * x``) is one edge; an input used by
+    two operations (``x * y + x``) has two edges. Ordered by ``node`` in topological
+    order, then by the position of the input in ``node._prev``.
     """
     edges = []
     for node in graph_nodes(output):
@@ -68,14 +73,15 @@ def graph_edges(output):
 
 
 def _depths(nodes):
-    """Longest path from a leaf: leaves 0, every other node 1 + the largest depth of its inputs."""
+    """Longest path from a leaf: leaves 0, every other node 1 + the largest depth of its
+    inputs."""
     depth = {}
     for n in nodes:                     # topological order: inputs first
         depth[id(n)] = 1 + max((depth[id(p)] for p in n._prev), default=-1)
     return depth
 
 
-# --------------------------------------------------------------------------- names and labels
+# --------------------------------------------------------------------- names and labels
 def _name_lookup(names):
     """A dict id(tensor) -> name, from {Tensor: str} or {str: Tensor}."""
     lookup = {}
@@ -112,7 +118,8 @@ def _fmt_array(a, digits=4, max_entries=4, one_line=True):
 
 
 def _label(node, lookup):
-    """What a node is called in tables: its name, else op + shape, else (constant) its value."""
+    """What a node is called in tables: its name, else op + shape, else (constant) its
+    value."""
     name = _name_of(node, lookup)
     if name is not None:
         return name
@@ -123,10 +130,11 @@ def _label(node, lookup):
     return f"input {_fmt_shape(node.shape)}"
 
 
-# --------------------------------------------------------------------------- local gradients
+# ---------------------------------------------------------------------- local gradients
 def _vjp(node, seed):
-    """Run ``node``'s own ``_backward`` with ``node.grad = seed`` and return what it adds to
-    each input, as a dict id(input) -> array (inputs that need no gradient are absent).
+    """Run ``node``'s own ``_backward`` with ``node.grad = seed`` and return what it
+    adds to each input, as a dict id(input) -> array (inputs that need no gradient are
+    absent).
 
     Every ``.grad`` it touches is restored afterwards, so the graph is left as it was.
     """
@@ -148,12 +156,12 @@ def _vjp(node, seed):
 def local_gradient(node, inp):
     r"""The local gradient $\partial\,\mathrm{node}/\partial\,\mathrm{inp}$ of one edge.
 
-    Computed by the engine itself: ``node``'s ``_backward`` run with upstream gradient 1.
-    For a node with a single entry (shape () or (1,)) this is exactly the derivative, an array
-    of ``inp``'s shape (for ``z = x @ W`` with x (2,), W (2, 1): the local gradient with
-    respect to W is x as a (2, 1) column). For a node with several entries it is the sum of
-    the rows of the Jacobian (for elementwise operations: the diagonal), i.e.
-    $\mathbf{1}^\top J$.
+    Computed by the engine itself: ``node``'s ``_backward`` run with upstream gradient
+    1. For a node with a single entry (shape () or (1,)) this is exactly the derivative,
+    an array of ``inp``'s shape (for ``z = x @ W`` with x (2,), W (2, 1): the local
+    gradient with respect to W is x as a (2, 1) column). For a node with several entries
+    it is the sum of the rows of the Jacobian (for elementwise operations: the
+    diagonal), i.e. $\mathbf{1}^\top J$.
 
     If ``inp`` is used twice by ``node`` (``x * x``) the two uses add up ($2x$).
     Returns None when ``inp`` needs no gradient (a constant, the label y).
@@ -169,10 +177,11 @@ def local_gradient(node, inp):
 def node_table(output, names=None, digits=4, max_entries=4):
     """One row per node of the graph of ``output``, in topological order (leaves first).
 
-    Columns: "node" (its label), "op" (the operation that made it, "" for a leaf), "shape",
-    "value", "gradient dL/dnode" (the node's ``.grad``: run ``output.backward()`` first;
-    "\u2014" where there is none, e.g. a constant). Values are formatted to ``digits``
-    significant digits; arrays with more than ``max_entries`` entries are shown as their shape.
+    Columns: "node" (its label), "op" (the operation that made it, "" for a leaf),
+    "shape", "value", "gradient dL/dnode" (the node's ``.grad``: run
+    ``output.backward()`` first; "\u2014" where there is none, e.g. a constant). Values
+    are formatted to ``digits`` significant digits; arrays with more than
+    ``max_entries`` entries are shown as their shape.
     """
     lookup = _name_lookup(names)
     rows = [{"node": _label(n, lookup), "op": n._op, "shape": _fmt_shape(n.shape),
@@ -183,10 +192,11 @@ def node_table(output, names=None, digits=4, max_entries=4):
 
 
 def chain_table(output, names=None, digits=4, max_entries=4):
-    r"""The backward pass of ``output`` as a table: every gradient as local times upstream.
+    r"""The backward pass of ``output`` as a table: every gradient as local times
+    upstream.
 
-    One row per edge (input -> node) whose input needs a gradient, from the output backwards
-    (reverse topological order of the node). Columns:
+    One row per edge (input -> node) whose input needs a gradient, from the output
+    backwards (reverse topological order of the node). Columns:
 
     - "gradient of": the input; "through": the node it feeds, with its operation;
     - "local gradient": $\partial\,\mathrm{node}/\partial\,\mathrm{input}$
@@ -226,10 +236,11 @@ def chain_table(output, names=None, digits=4, max_entries=4):
 def _layout(nodes, align_leaves):
     """Columns and rows of the drawing.
 
-    Items: ("v", node) a value box for every node, ("o", node) an operation circle for every
-    node with inputs. A node of depth d has its value in column 2d and its operation in column
-    2d - 1; a leaf sits in column 0 if ``align_leaves``, else just left of its first user.
-    Rows: barycentre ordering (each item near the mean row of its neighbours), a few sweeps.
+    Items: ("v", node) a value box for every node, ("o", node) an operation circle for
+    every node with inputs. A node of depth d has its value in column 2d and its
+    operation in column 2d - 1; a leaf sits in column 0 if ``align_leaves``, else just
+    left of its first user. Rows: barycentre ordering (each item near the mean row of
+    its neighbours), a few sweeps.
     """
     depth = _depths(nodes)
     users = {id(n): [] for n in nodes}
@@ -303,18 +314,19 @@ def draw_graph(output, names=None, show_values=False, show_grads=False, show_sha
                ax=None, title=None, align_leaves=False, digits=3, fontsize=9):
     """Draw the computational graph of ``output`` (an engine Tensor) with matplotlib.
 
-    Value nodes are rounded boxes (labelled with the name from ``names`` if any, the shape,
-    and optionally the value and the gradient); operations are circles (labelled with
-    :data:`OP_SYMBOLS`); arrows go from inputs to operations to results. Columns follow the
-    longest path from the leaves: inputs on the left, ``output`` on the right. Leaves that
-    need a gradient (parameters) are drawn in a darker shade than constants.
+    Value nodes are rounded boxes (labelled with the name from ``names`` if any, the
+    shape, and optionally the value and the gradient); operations are circles (labelled
+    with :data:`OP_SYMBOLS`); arrows go from inputs to operations to results. Columns
+    follow the longest path from the leaves: inputs on the left, ``output`` on the
+    right. Leaves that need a gradient (parameters) are drawn in a darker shade than
+    constants.
 
     names: dict Tensor -> label or label -> Tensor (see the module docstring).
-    show_values, show_grads: add the value / ``.grad`` (after ``backward()``) to each box
-    (arrays with more than 3 entries are shown by shape only).
-    ax: the Axes to draw on (a new figure sized to the graph if None).
-    title: the Axes title. align_leaves: put every leaf in the first column (default: each
-    leaf just left of the operation that first uses it, which keeps arrows short).
+    show_values, show_grads: add the value / ``.grad`` (after ``backward()``) to each
+    box (arrays with more than 3 entries are shown by shape only). ax: the Axes to draw
+    on (a new figure sized to the graph if None). title: the Axes title. align_leaves:
+    put every leaf in the first column (default: each leaf just left of the operation
+    that first uses it, which keeps arrows short).
 
     Returns the Axes. Each node label is a Text with gid "value:<label>" or "op:<op>".
     """
@@ -343,7 +355,8 @@ def draw_graph(output, names=None, show_values=False, show_grads=False, show_sha
 
 
 def _draw_items(ax, output, nodes, col, row, lookup, box_options, fontsize):
-    """A circle for every operation, a box for every value; returns the Text artists by item."""
+    """A circle for every operation, a box for every value; returns the Text artists by
+    item."""
     by_id = {id(n): n for n in nodes}
     artists = {}
     for (kind, nid), c in sorted(col.items(), key=lambda kv: kv[1]):
@@ -375,11 +388,12 @@ def _arrow(ax, artists, src, dst, style):
 
 
 def _edge_style(col, row, src, dst):
-    """How to route the edge src -> dst. An edge that skips columns is routed around the items
-    in between: along the source's row and down (or up) into the operation if that row is
-    free, else along the operation's row, else bowed away from the middle."""
+    """How to route the edge src -> dst. An edge that skips columns is routed around the
+    items in between: along the source's row and down (or up) into the operation if that
+    row is free, else along the operation's row, else bowed away from the middle."""
     def free(r, c0, c1):
-        """No item within 0.75 rows of row r in the columns strictly between c0 and c1."""
+        """No item within 0.75 rows of row r in the columns strictly between c0 and
+        c1."""
         return not any(c0 < col[k] < c1 and abs(row[k] - r) < 0.75 for k in col)
 
     (c0, r0), (c1, r1) = (col[src], row[src]), (col[dst], row[dst])

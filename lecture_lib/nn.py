@@ -1,9 +1,10 @@
 r"""Layers for the autodiff engine, and weight exchange with torch.
 
-A layer maps ``h: (N, n_in)`` to ``h @ W + b: (N, n_out)`` with ``W: (n_in, n_out)``, the
-transpose of the lecture's $W^\top h$ for one column $h$ (and of torch, which stores
+A layer maps ``h: (N, n_in)`` to ``h @ W + b: (N, n_out)`` with ``W: (n_in, n_out)``,
+the transpose of the lecture's $W^\top h$ for one column $h$ (and of torch, which stores
 ``weight: (n_out, n_in)``). For MNIST, ``mlp([784, 128, 10])`` is the lecture's network
-with ``W1: (P, K1) = (784, 128)``, ``b1: (K1,)``, ``W2: (K1, C) = (128, 10)``, ``b2: (C,)``.
+with ``W1: (P, K1) = (784, 128)``, ``b1: (K1,)``, ``W2: (K1, C) = (128, 10)``, ``b2:
+(C,)``.
 """
 import numpy as np
 
@@ -29,11 +30,13 @@ class Module:
 
 
 class Linear(Module):
-    r"""$q = h W + b$: ``h: (N, n_in)``, ``W: (n_in, n_out)``, ``b: (n_out,)``, ``q: (N, n_out)``.
+    r"""$q = h W + b$: ``h: (N, n_in)``, ``W: (n_in, n_out)``, ``b: (n_out,)``, ``q: (N,
+    n_out)``.
 
     ``init`` is a name from :data:`lecture_lib.init.INITIALIZERS` or a function
     ``f(n_in, n_out, rng)``. With ``"torch"`` the bias is drawn like the weights, from
-    $U(-1/\sqrt{n_\text{in}}, 1/\sqrt{n_\text{in}})$ (as ``torch.nn.Linear``); otherwise it starts at 0.
+    $U(-1/\sqrt{n_\text{in}}, 1/\sqrt{n_\text{in}})$ (as ``torch.nn.Linear``); otherwise
+    it starts at 0.
     """
 
     def __init__(self, n_in, n_out, init="torch", rng=None, dtype=np.float32):
@@ -54,8 +57,8 @@ class Linear(Module):
 
     @classmethod
     def from_arrays(cls, W, b):
-        """A layer holding the arrays ``W: (n_in, n_out)`` and ``b: (n_out,)`` themselves
-        (not copies), drawing nothing."""
+        """A layer holding the arrays ``W: (n_in, n_out)`` and ``b: (n_out,)``
+        themselves (not copies), drawing nothing."""
         W, b = np.asarray(W), np.asarray(b)
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"from_arrays needs W: (n_in, n_out) and b: (n_out,), got "
@@ -121,8 +124,9 @@ class Sequential(Module):
 
 
 def mlp(sizes, init="torch", rng=None, dtype=np.float32, activation=ReLU):
-    """``Linear(sizes[0], sizes[1]), activation(), ..., Linear(sizes[-2], sizes[-1])``, with no
-    activation after the last layer (it outputs logits). One ``rng`` draws all layers in order."""
+    """``Linear(sizes[0], sizes[1]), activation(), ..., Linear(sizes[-2], sizes[-1])``,
+    with no activation after the last layer (it outputs logits). One ``rng`` draws all
+    layers in order."""
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least an input and an output size, got sizes={sizes}")
     rng = np.random.default_rng(rng)
@@ -132,11 +136,11 @@ def mlp(sizes, init="torch", rng=None, dtype=np.float32, activation=ReLU):
     return Sequential(*layers[:-1])
 
 
-# ---- weight exchange with torch (torch is imported only when these are called) ---------------
+# --- weight exchange with torch (torch is imported only when these are called) ---------------
 def from_torch(torch_module, dtype=None):
-    """An engine copy of a ``torch.nn.Linear``, ``ReLU``, ``Tanh`` or a ``Sequential`` of them,
-    with the same weights (copied, transposed to ``W: (n_in, n_out)``). ``dtype`` defaults to
-    the torch weights' dtype."""
+    """An engine copy of a ``torch.nn.Linear``, ``ReLU``, ``Tanh`` or a ``Sequential``
+    of them, with the same weights (copied, transposed to ``W: (n_in, n_out)``).
+    ``dtype`` defaults to the torch weights' dtype."""
     import torch.nn as tnn
     if isinstance(torch_module, tnn.Sequential):
         return Sequential(*(from_torch(m, dtype) for m in torch_module))
@@ -179,8 +183,8 @@ def softmax_network(hidden_units, n_inputs=784, n_classes=10):
     """The lecture's softmax network as a ``torch.nn.Sequential``, the torch twin of
     :func:`mlp`: for each entry of ``hidden_units`` a ``Linear`` and a ``ReLU``, then a
     ``Linear`` to ``n_classes`` logits (softmax lives in the loss). ``[128]`` on MNIST:
-    ``W1: (P, K1) = (784, 128)``, 101,770 parameters. Weights are drawn by torch's default
-    initialization from torch's global seed."""
+    ``W1: (P, K1) = (784, 128)``, 101,770 parameters. Weights are drawn by torch's
+    default initialization from torch's global seed."""
     from torch import nn as tnn
     layers, width = [], n_inputs
     for units in hidden_units:

@@ -1,7 +1,7 @@
 """Plotting helpers shared by the chapters (matplotlib only).
 
-Every helper returns the matplotlib ``Figure`` (or ``Axes``) it drew, gives it a title and
-labelled axes, and leaves showing it to the notebook.
+Every helper returns the matplotlib ``Figure`` (or ``Axes``) it drew, gives it a title
+and labelled axes, and leaves showing it to the notebook.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Where :func:`lecture_lib.train.fit` draws its progress bar: one line, also in Jupyter.
+"""Where :func:`lecture_lib.train.fit` draws its progress bar: one line, also in
+Jupyter.
 
 In a terminal the bar goes to stdout. In a Jupyter kernel it goes to a display that is
-updated in place, so a stored notebook (and the book rendered from it) keeps only the bar's
-final state instead of one line per update.
+updated in place, so a stored notebook (and the book rendered from it) keeps only the
+bar's final state instead of one line per update.
 """
 import sys
 
@@ -10,9 +11,9 @@ __all__ = ["progress_file"]
 
 
 class _NotebookLine:
-    """A file for tqdm inside a Jupyter kernel: it keeps only the bar's latest state and shows it
-    as one display that is updated in place. A plain stream would store every state, and the
-    rendered book would show each as a line of its own."""
+    """A file for tqdm inside a Jupyter kernel: it keeps only the bar's latest state and
+    shows it as one display that is updated in place. A plain stream would store every
+    state, and the rendered book would show each as a line of its own."""
 
     encoding = "utf-8"                      # tqdm draws unicode blocks only for a unicode file
 

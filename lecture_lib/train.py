@@ -1,26 +1,28 @@
 r"""One training loop for the book's softmax networks, in torch or in the book's engine.
 
-``fit`` minimises the mean softmax cross-entropy of a model's logits ``z: (N, C)`` against
-integer labels ``y: (N,)`` by minibatch Adam or SGD; ``evaluate`` reports the log loss and the
-misclassification rate. Both take either a ``torch.nn.Module`` or a
-:class:`lecture_lib.nn.Module`; the loop is written once here, and a run object per framework
-(:mod:`lecture_lib.frameworks`) does the forward pass, the backward pass, the gradient norm
-and the update. The progress bar's plumbing is :mod:`lecture_lib.progress`; the lecture's
-torch network is :func:`lecture_lib.nn.softmax_network` (also importable from here).
+``fit`` minimises the mean softmax cross-entropy of a model's logits ``z: (N, C)``
+against integer labels ``y: (N,)`` by minibatch Adam or SGD; ``evaluate`` reports the
+log loss and the misclassification rate. Both take either a ``torch.nn.Module`` or a
+:class:`lecture_lib.nn.Module`; the loop is written once here, and a run object per
+framework (:mod:`lecture_lib.frameworks`) does the forward pass, the backward pass, the
+gradient norm and the update. The progress bar's plumbing is
+:mod:`lecture_lib.progress`; the lecture's torch network is
+:func:`lecture_lib.nn.softmax_network` (also importable from here).
 
-Letters as in the rest of the package: ``X: (N, P)`` the design matrix (P = 784 for MNIST),
-``y: (N,)`` labels in ``0..C-1`` (C = 10 classes), ``B`` the batch size.
+Letters as in the rest of the package: ``X: (N, P)`` the design matrix (P = 784 for
+MNIST), ``y: (N,)`` labels in ``0..C-1`` (C = 10 classes), ``B`` the batch size.
 
 What makes runs comparable across frameworks: the batches. Each epoch shuffles with
-``np.random.default_rng(seed).permutation(N)`` (one generator per call of ``fit``), and the
-batches are consecutive slices of that permutation, the last one possibly shorter. A torch
-model and an engine model started from the same weights therefore see the same batches in the
-same order, and their loss curves differ only by floating-point rounding.
+``np.random.default_rng(seed).permutation(N)`` (one generator per call of ``fit``), and
+the batches are consecutive slices of that permutation, the last one possibly shorter. A
+torch model and an engine model started from the same weights therefore see the same
+batches in the same order, and their loss curves differ only by floating-point rounding.
 
-Divergence: the loss (and the gradient norm) is checked at every step, *before* the update,
-so a model whose loss became nan or inf keeps the parameters that produced it. Steps, epochs and
-batches are counted from 0: ``diverged_at`` is the index the failing step's loss would have had,
-and ``history.step_loss`` holds the ``diverged_at`` finite losses before it.
+Divergence: the loss (and the gradient norm) is checked at every step, *before* the
+update, so a model whose loss became nan or inf keeps the parameters that produced it.
+Steps, epochs and batches are counted from 0: ``diverged_at`` is the index the failing
+step's loss would have had, and ``history.step_loss`` holds the ``diverged_at`` finite
+losses before it.
 """
 from __future__ import annotations
 
@@ -46,8 +48,8 @@ ON_NONFINITE = ("raise", "stop")
 class NonFiniteLossError(FloatingPointError):
     """The training loss (or the gradient norm) became nan or inf.
 
-    ``step``, ``epoch`` (counted from 0) say where; ``history`` holds what was recorded up to
-    that step, with ``diverged_at`` and ``message`` set.
+    ``step``, ``epoch`` (counted from 0) say where; ``history`` holds what was recorded
+    up to that step, with ``diverged_at`` and ``message`` set.
     """
 
     def __init__(self, message, *, step, epoch, history):
@@ -100,7 +102,8 @@ class History:
         return self.seconds / self.epochs if self.epochs else math.nan
 
     def to_frame(self):
-        """One row per step: ``step`` (index), ``epoch``, ``batch``, ``loss``, ``grad_norm``."""
+        """One row per step: ``step`` (index), ``epoch``, ``batch``, ``loss``,
+        ``grad_norm``."""
         import pandas as pd
         n = self.steps
         per = max(self.batches_per_epoch, 1)
@@ -110,7 +113,8 @@ class History:
                             index=pd.Index(steps, name="step"))
 
     def epoch_frame(self):
-        """One row per completed epoch (from 1): mean ``loss``, largest ``max_grad_norm``."""
+        """One row per completed epoch (from 1): mean ``loss``, largest
+        ``max_grad_norm``."""
         import pandas as pd
         frame = self.to_frame()
         frame = frame[frame["epoch"] < self.epochs]
@@ -124,24 +128,31 @@ class History:
         return f"History(epochs={self.epochs}, steps={self.steps}, {state}, seconds={self.seconds:.1f})"
 
 
-# ---- the loop -----------------------------------------------------------------------------------
+# --- the loop -----------------------------------------------------------------------------------
 def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None, seed=0,
         on_nonfinite="raise", progress=True, desc=None):
-    r"""Train ``model`` in place by minibatch ``optimizer`` on the mean softmax cross-entropy.
+    r"""Train ``model`` in place by minibatch ``optimizer`` on the mean softmax
+    cross-entropy.
 
     model : ``torch.nn.Module`` (trained on its own device, in its own dtype) or
-        :class:`lecture_lib.nn.Module`; either maps ``X: (B, P)`` to logits ``z: (B, C)``.
+        :class:`lecture_lib.nn.Module`; either maps ``X: (B, P)`` to logits ``z: (B,
+        C)``.
     X : ``(N, P)`` array (numpy or torch); y : ``(N,)`` integer labels in ``0..C-1``.
-    epochs, batch_size : positive integers; each epoch makes ``ceil(N / batch_size)`` steps
+    epochs, batch_size : positive integers; each epoch makes ``ceil(N / batch_size)``
+    steps
         over the batches of one ``np.random.default_rng(seed)`` permutation.
-    lr : learning rate $\eta > 0$; optimizer : ``"adam"`` or ``"sgd"`` (``torch.optim`` for a
+    lr : learning rate $\eta > 0$; optimizer : ``"adam"`` or ``"sgd"`` (``torch.optim``
+    for a
         torch model, :mod:`lecture_lib.optim` for an engine model, with their defaults).
-    clip_norm : if given, rescale the gradients jointly so that their global 2-norm is at most
-        ``clip_norm`` before each update (``History.grad_norm`` records the norm before).
+    clip_norm : if given, rescale the gradients jointly so that their global 2-norm is
+    at most
+        ``clip_norm`` before each update (``History.grad_norm`` records the norm
+        before).
     on_nonfinite : at the first nan or inf loss (or gradient norm), ``"raise"`` raises
-        :class:`NonFiniteLossError`; ``"stop"`` prints the message and returns the history
-        so far. Either way no update is made with the non-finite gradient.
-    progress : show a tqdm bar over epochs with the epoch's loss (on stdout; in Jupyter as one
+        :class:`NonFiniteLossError`; ``"stop"`` prints the message and returns the
+        history so far. Either way no update is made with the non-finite gradient.
+    progress : show a tqdm bar over epochs with the epoch's loss (on stdout; in Jupyter
+    as one
         display updated in place); ``desc`` labels it.
 
     Returns a :class:`History`.
@@ -181,9 +192,9 @@ def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None
 
 def _epoch(run, perm, batch_size, clip_norm, history, epoch):
     """One epoch: a step per batch of consecutive rows of ``perm``, each recorded in
-    ``history``. Returns the sum of the batch losses weighted by batch size, or None at the
-    first loss or gradient norm that is not finite (before its update; ``history`` then says
-    where)."""
+    ``history``. Returns the sum of the batch losses weighted by batch size, or None at
+    the first loss or gradient norm that is not finite (before its update; ``history``
+    then says where)."""
     total = 0.0
     for batch, first in enumerate(range(0, len(perm), batch_size)):
         idx = perm[first:first + batch_size]
@@ -203,9 +214,9 @@ def _epoch(run, perm, batch_size, clip_norm, history, epoch):
 
 
 def evaluate(model, X, y, batch_size=10_000):
-    """``{"log_loss": mean cross-entropy, "error": misclassification rate}`` of ``model`` on
-    ``X: (N, P)``, ``y: (N,)``, computed in float64 from the logits, ``batch_size`` rows at a
-    time."""
+    """``{"log_loss": mean cross-entropy, "error": misclassification rate}`` of
+    ``model`` on ``X: (N, P)``, ``y: (N,)``, computed in float64 from the logits,
+    ``batch_size`` rows at a time."""
     _check_positive_int("batch_size", batch_size)
     X, y = _check_data(X, y)
     run = run_for(model)(model, X, y)
@@ -222,7 +233,7 @@ def evaluate(model, X, y, batch_size=10_000):
     return {"log_loss": float(nll / len(y)), "error": wrong / len(y)}
 
 
-# ---- validation ---------------------------------------------------------------------------------
+# --- validation ---------------------------------------------------------------------------------
 def _to_numpy(a):
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 

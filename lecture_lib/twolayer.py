@@ -1,14 +1,16 @@
 r"""The lecture's two-layer ReLU network for binary labels, differentiated by hand.
 
 Everything here is plain numpy: no autodiff. :mod:`lecture_lib.gradcheck` compares these
-hand-derived gradients with the course engine, ``torch.autograd`` and finite differences.
+hand-derived gradients with the course engine, ``torch.autograd`` and finite
+differences.
 
 Notation (the lecture's letters; every docstring below repeats the shapes)
 --------------------------------------------------------------------------
 N    number of observations; P  number of input features (784 for MNIST)
 K1   units of the first hidden layer; K2  units of the second hidden layer
 
-- X (N, P): inputs, one observation $x_i \in \mathbb{R}^P$ per row; y (N,): labels in {0, 1}
+- X (N, P): inputs, one observation $x_i \in \mathbb{R}^P$ per row; y (N,): labels in
+  {0, 1}
 - W1 (P, K1), b1 (K1,): first layer; q1 (N, K1): $q_1 = X W_1 + b_1$ (the row form of
   $W_1^\top x_i + b_1$); h1 (N, K1): $h_1 = \mathrm{relu}(q_1)$
 - W2 (K1, K2), b2 (K2,): second layer; q2 (N, K2): $q_2 = h_1 W_2 + b_2$;
@@ -17,12 +19,12 @@ K1   units of the first hidden layer; K2  units of the second hidden layer
 - L (): the mean binary cross-entropy
   $L = -\frac1N \sum_i [y_i \log\sigma(z_i) + (1-y_i)\log(1-\sigma(z_i))]$
 
-Parameters travel in a dict with the keys ``W1, b1, W2, b2, beta, a``. Gradients of the mean
-loss $L$ carry a ``d`` prefix: ``dz`` is $\partial L/\partial z$, ``dW1`` is
+Parameters travel in a dict with the keys ``W1, b1, W2, b2, beta, a``. Gradients of the
+mean loss $L$ carry a ``d`` prefix: ``dz`` is $\partial L/\partial z$, ``dW1`` is
 $\partial L/\partial W_1$, and so on.
 
-Every public function validates its inputs once, naming the first problem in these letters
-(the validators are at the end of the module), then computes.
+Every public function validates its inputs once, naming the first problem in these
+letters (the validators are at the end of the module), then computes.
 
 The derivative of relu at exactly 0 is taken as 0 (``q > 0`` as the mask), which is what
 ``torch.relu`` does, so the hand-derived gradients and torch agree even at the kink.
@@ -36,7 +38,7 @@ from .notation import shape_str
 PARAM_KEYS = ("W1", "b1", "W2", "b2", "beta", "a")
 
 
-# --------------------------------------------------------------------------- building blocks
+# ---------------------------------------------------------------------- building blocks
 def relu(q):
     r"""Rectified linear unit $\max(q, 0)$, elementwise. q: any shape, e.g. (N, K1)."""
     return np.maximum(q, 0)
@@ -45,15 +47,15 @@ def relu(q):
 def init_params(P, K1, K2, rng=None, dtype=np.float64):
     r"""Random parameters of the two-layer network.
 
-    Returns a dict with W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,) and a (),
-    all of ``dtype`` (``a`` is a 0-d array).
+    Returns a dict with W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,) and a
+    (), all of ``dtype`` (``a`` is a 0-d array).
 
     Weights are Glorot-normal (:func:`lecture_lib.init.glorot_normal`): every entry of a
-    layer with ``fan_in`` inputs and ``fan_out`` outputs is drawn from
-    $\mathcal N(0, 2/(\mathrm{fan\_in}+\mathrm{fan\_out}))$ (beta is the (K2, 1) layer to the
-    single logit). Biases b1, b2, a are drawn from
-    $\mathcal N(0, 0.1^2)$ rather than set to zero: a gradient check must exercise
-    every path, and zero biases with a zero input row would put units exactly on relu's kink.
+    layer with ``fan_in`` inputs and ``fan_out`` outputs is drawn from $\mathcal N(0,
+    2/(\mathrm{fan\_in}+\mathrm{fan\_out}))$ (beta is the (K2, 1) layer to the single
+    logit). Biases b1, b2, a are drawn from $\mathcal N(0, 0.1^2)$ rather than set to
+    zero: a gradient check must exercise every path, and zero biases with a zero input
+    row would put units exactly on relu's kink.
 
     rng: a ``numpy.random.Generator``, an int seed, or None (fresh entropy).
     """
@@ -73,7 +75,7 @@ def init_params(P, K1, K2, rng=None, dtype=np.float64):
     return {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
 
 
-# --------------------------------------------------------------------------- forward and loss
+# --------------------------------------------------------------------- forward and loss
 def forward(params, X):
     r"""Forward pass: the logits z and everything the backward pass needs.
 
@@ -154,9 +156,9 @@ def backward(params, X, y):
     params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ().
     X: (N, P); y: (N,) with values in {0, 1}.
 
-    Returns a dict with the same keys as params plus ``"X"``, each gradient of the shape of
-    what it differentiates: W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (),
-    X (N, P).
+    Returns a dict with the same keys as params plus ``"X"``, each gradient of the shape
+    of what it differentiates: W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,),
+    a (), X (N, P).
 
     Each line is one step of the lecture's chain:
 
@@ -204,7 +206,7 @@ def _backward(params, X, y):
             "a": np.asarray(da).reshape(a.shape), "X": dX}
 
 
-# --------------------------------------------------------------------------- the 3-D Jacobian
+# --------------------------------------------------------------------- the 3-D Jacobian
 def jacobian_q2_wrt_W2(h1, K2):
     r"""The full Jacobian of $q_2 = W_2^\top h_1 + b_2$ with respect to $W_2$,
     for ONE observation.

@@ -1,11 +1,11 @@
 """Self-checks for the book's exercises.
 
-Each check runs the student's function on fresh random inputs, compares it with the reference
-and, when it is wrong, says *what* is wrong in the lecture's terms (a forgotten bias, a wrong
-shape and the transposition that would fix it, a missing ReLU mask, a missing 1/N, the
-relative error per parameter) rather than only "wrong". A passing check prints one line
-starting with a check mark; a failing one raises :class:`CheckFailed` (an ``AssertionError``),
-so a notebook run stops there.
+Each check runs the student's function on fresh random inputs, compares it with the
+reference and, when it is wrong, says *what* is wrong in the lecture's terms (a
+forgotten bias, a wrong shape and the transposition that would fix it, a missing ReLU
+mask, a missing 1/N, the relative error per parameter) rather than only "wrong". A
+passing check prints one line starting with a check mark; a failing one raises
+:class:`CheckFailed` (an ``AssertionError``), so a notebook run stops there.
 
 One submodule per topic; every public check is re-exported here, so notebooks write
 ``from lecture_lib import check`` and call ``check.parameter_count(...)``.

@@ -1,5 +1,5 @@
-"""What every self-check shares: the failure type, the one-line success message, and the one
-relative error every check judges an answer by."""
+"""What every self-check shares: the failure type, the one-line success message, and the
+one relative error every check judges an answer by."""
 import functools
 
 from ..gradcheck import rel_error as _rel_error

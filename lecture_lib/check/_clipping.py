@@ -1,23 +1,24 @@
-r"""Self-check for clipping by the global norm (chapter 7, "Exploding gradients and clipping").
+r"""Self-check for clipping by the global norm (chapter 7, "Exploding gradients and
+clipping").
 
-The student writes ``clip_by_global_norm(grads, c) -> (clipped, norm)``: ``grads`` is a list of
-numpy arrays, one per parameter (for the lecture's network ``[dW1, db1, dW2, db2, ...]`` with
-``dW1: (P, K1)``, ``db1: (K1,)``, ...), ``c > 0`` the threshold. With $g$ all of them stacked
-into one vector,
+The student writes ``clip_by_global_norm(grads, c) -> (clipped, norm)``: ``grads`` is a
+list of numpy arrays, one per parameter (for the lecture's network ``[dW1, db1, dW2,
+db2, ...]`` with ``dW1: (P, K1)``, ``db1: (K1,)``, ...), ``c > 0`` the threshold. With
+$g$ all of them stacked into one vector,
 
 $$
     g' = \min\!\left(1, \frac{c}{\|g\|}\right) g ,
 $$
 
-so every parameter's gradient is multiplied by the *same* factor. ``clipped`` is a list of new
-arrays of the same shapes (the inputs are left untouched) and ``norm`` is $\|g\|$ *before*
-clipping, as ``torch.nn.utils.clip_grad_norm_`` returns it. A factor $c/(\|g\| + \epsilon)$ with
-a tiny $\epsilon$ (torch uses $10^{-6}$) is accepted too.
+so every parameter's gradient is multiplied by the *same* factor. ``clipped`` is a list
+of new arrays of the same shapes (the inputs are left untouched) and ``norm`` is $\|g\|$
+*before* clipping, as ``torch.nn.utils.clip_grad_norm_`` returns it. A factor $c/(\|g\|
++ \epsilon)$ with a tiny $\epsilon$ (torch uses $10^{-6}$) is accepted too.
 
-The check names the typical mistakes: clipping each parameter by its own norm, forgetting the
-$\min(1, \cdot)$ (small gradients get scaled *up* to length $c$), returning the norm after
-clipping, adding the parameters' norms instead of their squares, and modifying the gradients
-in place.
+The check names the typical mistakes: clipping each parameter by its own norm,
+forgetting the $\min(1, \cdot)$ (small gradients get scaled *up* to length $c$),
+returning the norm after clipping, adding the parameters' norms instead of their
+squares, and modifying the gradients in place.
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["clip_by_global_norm"]
 
-# Shapes of the lecture's one-hidden-layer softmax network, shrunk: dW1 (P, K1), db1 (K1,),
-# dW2 (K1, C), db2 (C,).
+# Shapes of the lecture's one-hidden-layer softmax network, shrunk: dW1 (P, K1), db1
+# (K1,), dW2 (K1, C), db2 (C,).
 _SHAPES = ((20, 8), (8,), (8, 3), (3,))
 _RTOL = 1e-5    # float64 arithmetic; leaves room for an epsilon of 1e-6 in c / (norm + eps)
 
@@ -44,8 +45,8 @@ def _reference(grads, c):
 
 
 def _cases(rng):
-    """(description, grads, c): one to clip, one to leave alone, and one where only the joint
-    norm is above c (every single parameter's norm is below it)."""
+    """(description, grads, c): one to clip, one to leave alone, and one where only the
+    joint norm is above c (every single parameter's norm is below it)."""
     big = [rng.standard_normal(s) * 3.0 for s in _SHAPES]
     small = [rng.standard_normal(s) * 0.01 for s in _SHAPES]
     spread = [rng.standard_normal(s) for s in _SHAPES]
@@ -121,7 +122,8 @@ def clip_by_global_norm(student_fn, seed=0):
 
 
 def _clipped_hint(clipped, originals, expected, c):
-    """Why the clipped gradients are not min(1, c/||g||) g: the typical mistake they match."""
+    """Why the clipped gradients are not min(1, c/||g||) g: the typical mistake they
+    match."""
     true_norm = _norm(originals)
     factor = min(1.0, c / true_norm)
     if _close(clipped, [g * min(1.0, c / np.linalg.norm(g)) for g in originals]):

@@ -1,17 +1,19 @@
-r"""Self-check for a new operation added to the autodiff engine (chapter 5, "The autodiff engine").
+r"""Self-check for a new operation added to the autodiff engine (chapter 5, "The
+autodiff engine").
 
-The student writes an operation on :class:`lecture_lib.autodiff.Tensor` in the engine's style:
-compute the output ``data``, define the backward rule ``_backward(g)``, which receives the
-upstream gradient ``g`` $= \partial L/\partial\,\mathrm{out}$ and adds each input's share into its
-gradient with ``x.add_grad(g * local gradient)``, and return
-``autodiff.make_node(data, inputs, "name", _backward)``. The rule refers to the inputs, never to the
-output (no ``out.grad``): otherwise output and rule form a reference cycle that keeps every
-finished graph in memory until Python's cycle collector runs.
+The student writes an operation on :class:`lecture_lib.autodiff.Tensor` in the engine's
+style: compute the output ``data``, define the backward rule ``_backward(g)``, which
+receives the upstream gradient ``g`` $= \partial L/\partial\,\mathrm{out}$ and adds each
+input's share into its gradient with ``x.add_grad(g * local gradient)``, and return
+``autodiff.make_node(data, inputs, "name", _backward)``. The rule refers to the inputs,
+never to the output (no ``out.grad``): otherwise output and rule form a reference cycle
+that keeps every finished graph in memory until Python's cycle collector runs.
 
-The check runs the operation next to the same operation in torch (float64) on random inputs,
-including inputs of different shapes that broadcast and an input used twice, and says whether
-the **forward** or the **backward** pass is wrong, for which input, and by how much; last, it
-checks that the output is freed as soon as nothing refers to it (no cycle through the rule).
+The check runs the operation next to the same operation in torch (float64) on random
+inputs, including inputs of different shapes that broadcast and an input used twice, and
+says whether the **forward** or the **backward** pass is wrong, for which input, and by
+how much; last, it checks that the output is freed as soon as nothing refers to it (no
+cycle through the rule).
 """
 from __future__ import annotations
 
@@ -41,9 +43,9 @@ def _shapes(shapes):
 
 
 def _raised(where, what, err, in_backward=False):
-    """The CheckFailed for an exception ``err`` raised while running ``what`` (the student's
-    backward rule if ``in_backward``), with a hint when it is a typical slip in the engine's
-    convention for backward rules."""
+    """The CheckFailed for an exception ``err`` raised while running ``what`` (the
+    student's backward rule if ``in_backward``), with a hint when it is a typical slip
+    in the engine's convention for backward rules."""
     text = f"{where}: {what} raised {type(err).__name__}: {err}"
     if isinstance(err, TypeError) and "make_node()" in str(err) and "backward" in str(err):
         text += f". Give make_node the backward rule as its fourth argument: {NODE_SIGNATURE}"
@@ -68,17 +70,18 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
     """Check ``student_op(*tensors) -> Tensor`` against ``torch_op(*torch_tensors)``.
 
     student_op: the student's engine operation taking ``arity`` engine Tensors (1 or 2).
-    torch_op: the same operation in torch, e.g. ``torch.maximum`` or ``torch.nn.functional.softplus``.
-    low, high: the inputs are drawn uniformly from [low, high] (float64), from ``rng``
-    (seed 0 unless given, so a failure is the same on every run).
-    name: how to call the operation in messages (default: the student function's name).
+    torch_op: the same operation in torch, e.g. ``torch.maximum`` or
+    ``torch.nn.functional.softplus``. low, high: the inputs are drawn uniformly from
+    [low, high] (float64), from ``rng`` (seed 0 unless given, so a failure is the same
+    on every run). name: how to call the operation in messages (default: the student
+    function's name).
 
-    For two inputs the shapes broadcast: (5,) with (5,), (3, 4) with (4,), (3, 4) with (3, 1),
-    (2, 3) with a scalar. The backward pass is driven by a random upstream gradient (so every
-    output entry weighs differently) and compared input by input, by
-    :func:`lecture_lib.gradcheck.rel_error`. Then the operation is used twice on the same
-    inputs, whose gradients must add up, and last its output must be freed by reference
-    counting alone (with the cycle collector off) once nothing refers to it.
+    For two inputs the shapes broadcast: (5,) with (5,), (3, 4) with (4,), (3, 4) with
+    (3, 1), (2, 3) with a scalar. The backward pass is driven by a random upstream
+    gradient (so every output entry weighs differently) and compared input by input, by
+    :func:`lecture_lib.gradcheck.rel_error`. Then the operation is used twice on the
+    same inputs, whose gradients must add up, and last its output must be freed by
+    reference counting alone (with the cycle collector off) once nothing refers to it.
     """
     if arity not in (1, 2):
         raise ValueError(f"arity must be 1 or 2, got {arity!r}")
@@ -152,7 +155,8 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
             continue
         msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad differs from "
                f"torch's by a relative error of {error:.1e}; the forward pass is right.")
-        # Typical mistakes: the local gradient alone (no upstream factor), a flipped sign.
+        # Typical mistakes: the local gradient alone (no upstream factor), a flipped
+        # sign.
         ts1 = _torch_leaves(arrays)
         torch_op(*ts1).sum().backward()
         local_only = ts1[LETTERS.index(letter)].grad.numpy()
@@ -165,7 +169,8 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
 
 
 def _compare_grad(letter, x, want, out, where):
-    """The input ``x`` got a gradient of its own shape (its values are compared by the caller)."""
+    """The input ``x`` got a gradient of its own shape (its values are compared by the
+    caller)."""
     if x.grad is None:
         rule = ("the output has no backward rule (make_node got None)" if out._grad_fn is None
                 else f"its backward rule never calls {letter}.add_grad")

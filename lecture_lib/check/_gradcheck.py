@@ -1,19 +1,20 @@
-r"""Self-checks for chapter 4, "Checking gradients": a student's central-difference gradient
-(:func:`numerical_gradient`) and a student's gradient of the softmax cross-entropy
-(:func:`softmax_cross_entropy_grad`).
+r"""Self-checks for chapter 4, "Checking gradients": a student's central-difference
+gradient (:func:`numerical_gradient`) and a student's gradient of the softmax
+cross-entropy (:func:`softmax_cross_entropy_grad`).
 
-The student writes ``numerical_gradient(f, x, h=1e-5)``: the gradient of a scalar function
-``f`` at a float64 array ``x`` of any shape, one coordinate at a time,
+The student writes ``numerical_gradient(f, x, h=1e-5)``: the gradient of a scalar
+function ``f`` at a float64 array ``x`` of any shape, one coordinate at a time,
 
 $$
     \frac{\partial f}{\partial x_j} \approx \frac{f(x + h e_j) - f(x - h e_j)}{2h},
 $$
 
-where ``f`` reads ``x`` itself (``x`` is perturbed in place) and ``x`` is restored bit for bit.
-The check runs it on fresh random inputs of several shapes and names the typical mistakes:
-forward differences (an error of order $h$ instead of $h^2$), a wrong divisor ($h$ or $4h$
-instead of $2h$), perturbing a copy that ``f`` never sees, perturbing every coordinate at once,
-and not restoring ``x`` (or restoring it by arithmetic, ``x[j] -= h``, which rounding defeats).
+where ``f`` reads ``x`` itself (``x`` is perturbed in place) and ``x`` is restored bit
+for bit. The check runs it on fresh random inputs of several shapes and names the
+typical mistakes: forward differences (an error of order $h$ instead of $h^2$), a wrong
+divisor ($h$ or $4h$ instead of $2h$), perturbing a copy that ``f`` never sees,
+perturbing every coordinate at once, and not restoring ``x`` (or restoring it by
+arithmetic, ``x[j] -= h``, which rounding defeats).
 """
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ _TOL = 1e-7        # float64 relative error a correct central difference meets a
 
 
 def _f(x):
-    """A smooth test function with non-zero 2nd and 3rd derivatives (so O(h) and O(h^2) differ)
-    and a gradient of at least 1 everywhere (so relative errors are meaningful)."""
+    """A smooth test function with non-zero 2nd and 3rd derivatives (so O(h) and O(h^2)
+    differ) and a gradient of at least 1 everywhere (so relative errors are
+    meaningful)."""
     return float(np.sum(x ** 3 / 3 + 2 * x + 0.5 * np.sin(2 * x)))
 
 
@@ -41,7 +43,8 @@ def _exact(x):
 
 
 def _call(student_fn, x, h, where):
-    """Run the student's function on ``x`` (read by ``_f``); return (result, x after the call)."""
+    """Run the student's function on ``x`` (read by ``_f``); return (result, x after the
+    call)."""
     before = x.copy()
     try:
         got = student_fn(lambda _: _f(x), x, h=h)
@@ -57,7 +60,8 @@ def _call(student_fn, x, h, where):
 
 
 def _diagnose(got, x, h, where):
-    """Explain why ``got`` is not the central difference of ``_f`` at ``x`` with step h."""
+    """Explain why ``got`` is not the central difference of ``_f`` at ``x`` with step
+    h."""
     exact = _exact(x)
     central = _central_differences(lambda _: _f(x), x, h=h)
     f0, forward = _f(x), np.empty_like(x)
@@ -89,17 +93,20 @@ def _diagnose(got, x, h, where):
 
 
 def numerical_gradient(student_fn, rng=0):
-    """Check ``student_fn(f, x, h=...) -> array of x's shape``: central differences of the
-    scalar function ``f`` at the float64 array ``x``, with ``x`` restored exactly afterwards.
+    """Check ``student_fn(f, x, h=...) -> array of x's shape``: central differences of
+    the scalar function ``f`` at the float64 array ``x``, with ``x`` restored exactly
+    afterwards.
 
-    Runs it on ``f(x) = sum(x^3/3 + 2x + sin(2x)/2)`` at random x of the shapes (5,), (3, 4),
-    (2, 3, 2), drawn from ``rng`` (seed 0 unless given, so a failure is the same on every
-    run); compares with the exact gradient and with the error a central difference has;
-    checks that the error shrinks like h^2; checks that x is unchanged, bit for bit.
+    Runs it on ``f(x) = sum(x^3/3 + 2x + sin(2x)/2)`` at random x of the shapes (5,),
+    (3, 4), (2, 3, 2), drawn from ``rng`` (seed 0 unless given, so a failure is the same
+    on every run); compares with the exact gradient and with the error a central
+    difference has; checks that the error shrinks like h^2; checks that x is unchanged,
+    bit for bit.
     """
     rng = np.random.default_rng(rng)
-    # The last x is long, so that restoring by arithmetic (x[j] -= h) almost surely leaves a
-    # rounding error somewhere (for one entry it often happens to come out exact).
+    # The last x is long, so that restoring by arithmetic (x[j] -= h) almost surely
+    # leaves a rounding error somewhere (for one entry it often happens to come out
+    # exact).
     for shape in _SHAPES + ((400,),):
         x = rng.uniform(-2, 2, size=shape)
         where = f"x of shape {shape}"
@@ -122,7 +129,8 @@ def numerical_gradient(student_fn, rng=0):
                               f"rounding errors, because x + h - h is not always x in floating "
                               f"point: save old = x[j] first and put it back with x[j] = old.")
 
-    # The order of the error: a central difference's error falls 100 times when h falls 10 times.
+    # The order of the error: a central difference's error falls 100 times when h falls
+    # 10 times.
     x = rng.uniform(-2, 2, size=(6,))
     errors = []
     for h in (1e-2, 1e-3):
@@ -137,7 +145,7 @@ def numerical_gradient(student_fn, rng=0):
        f"(relative error < {_TOL:.0e} at h = {_H:g}; the error shrinks like h^{order:.1f}); x restored exactly")
 
 
-# --------------------------------------------------------------------------- softmax cross-entropy
+# ---------------------------------------------------------------- softmax cross-entropy
 def _onehot(y, C):
     out = np.zeros((len(y), C))
     out[np.arange(len(y)), y] = 1.0
@@ -147,13 +155,14 @@ def _onehot(y, C):
 def softmax_cross_entropy_grad(student_fn, rng=0):
     r"""Check ``student_fn(Z, y) -> dZ``: the gradient of the MEAN softmax cross-entropy
     $L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}$ with respect to the logits
-    ``Z: (N, C)`` (float64), for integer labels ``y: (N,)`` in 0..C-1:
-    $\partial L/\partial Z = (\mathrm{softmax}(Z) - \mathrm{onehot}(y))/N$, softmax along each row.
+    ``Z: (N, C)`` (float64), for integer labels ``y: (N,)`` in 0..C-1: $\partial
+    L/\partial Z = (\mathrm{softmax}(Z) - \mathrm{onehot}(y))/N$, softmax along each
+    row.
 
-    Runs on random logits of shapes (N, C) = (5, 3), (7, 10), (4, 4), then on logits of size
-    1000 (where an unshifted ``exp`` overflows). Names a missing 1/N, a missing one-hot term, a
-    flipped sign, a softmax taken down the columns, and an overflow. The logits come from
-    ``rng`` (seed 0 unless given).
+    Runs on random logits of shapes (N, C) = (5, 3), (7, 10), (4, 4), then on logits of
+    size 1000 (where an unshifted ``exp`` overflows). Names a missing 1/N, a missing
+    one-hot term, a flipped sign, a softmax taken down the columns, and an overflow. The
+    logits come from ``rng`` (seed 0 unless given).
     """
     rng = np.random.default_rng(rng)
     for N, C, scale in ((5, 3, 2.0), (7, 10, 2.0), (4, 4, 2.0), (6, 5, 1000.0)):

@@ -1,9 +1,12 @@
-r"""Self-checks for the gradient-problems chapters: products of many factors (chapter 6) and
-initialization (chapter 8).
+r"""Self-checks for the gradient-problems chapters: products of many factors (chapter 6)
+and initialization (chapter 8).
 
-- :func:`depth_to_exceed`: the smallest depth D at which ``factor ** D`` exceeds a threshold;
-- :func:`layer_grad_norms`: $\|\partial L/\partial W_d\|_F$ for every linear layer of an engine MLP;
-- :func:`initializer`: a student's ``he_normal`` or ``glorot_uniform``, ``f(n_in, n_out, rng)``
+- :func:`depth_to_exceed`: the smallest depth D at which ``factor ** D`` exceeds a
+  threshold;
+- :func:`layer_grad_norms`: $\|\partial L/\partial W_d\|_F$ for every linear layer of an
+  engine MLP;
+- :func:`initializer`: a student's ``he_normal`` or ``glorot_uniform``, ``f(n_in, n_out,
+  rng)``
   returning ``W: (n_in, n_out)``.
 """
 from __future__ import annotations
@@ -17,13 +20,14 @@ from ._base import CheckFailed, ok, rel_error
 __all__ = ["depth_to_exceed", "layer_grad_norms", "initializer"]
 
 
-# ---- chapter 6: (1 + eps)^D ------------------------------------------------------------------
+# --- chapter 6: (1 + eps)^D ------------------------------------------------------------------
 _DEPTH_CASES = ((1.1, 1e6), (2.0, 1000.0), (1.01, 2.0), (1.5, 1e30), (1.001, 10.0))
 
 
 def _reference_depth(factor, threshold):
-    """Smallest integer D >= 0 with factor**D > threshold (factor > 1), by direct search from the
-    logarithmic estimate, so the answer is exact even where the logarithm rounds."""
+    """Smallest integer D >= 0 with factor**D > threshold (factor > 1), by direct search
+    from the logarithmic estimate, so the answer is exact even where the logarithm
+    rounds."""
     D = max(0, math.floor(math.log(threshold) / math.log(factor)) - 2)
     while factor ** D <= threshold:
         D += 1
@@ -63,10 +67,11 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
     ok(f"depths correct for {len(cases)} cases, e.g. {f}**D > {T:g} first at D = {_reference_depth(f, T)}")
 
 
-# ---- chapter 6: per-layer gradient norms ----------------------------------------------------
+# --- chapter 6: per-layer gradient norms ----------------------------------------------------
 _TOL = 1e-6        # float64 norms of the same gradients: they agree to ~1e-15
 def _grad_problem(seed):
-    """A small engine MLP (float64, He init, biases set non-zero) and a batch: (model, X, y)."""
+    """A small engine MLP (float64, He init, biases set non-zero) and a batch: (model,
+    X, y)."""
     from ..nn import mlp
     rng = np.random.default_rng(seed)
     sizes = [12, 9, 8, 7, 5]
@@ -85,8 +90,8 @@ def _fmt(a):
 
 
 def layer_grad_norms(student_fn, seeds=(0, 1)):
-    r"""Check ``student_fn(model, X, y) -> array (L,)``: the Frobenius norm of
-    $\partial L/\partial W_d$ for each of the L linear layers of an engine MLP, first layer first,
+    r"""Check ``student_fn(model, X, y) -> array (L,)``: the Frobenius norm of $\partial
+    L/\partial W_d$ for each of the L linear layers of an engine MLP, first layer first,
     where L is the mean softmax cross-entropy on ``X: (N, P)``, ``y: (N,)``."""
     from ..diagnostics import backprop
     for seed in seeds:
@@ -146,7 +151,7 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
        f"(e.g. {_fmt(ref)} for layers 1..{L})")
 
 
-# ---- chapter 8: initializers ------------------------------------------------------------------
+# --- chapter 8: initializers ------------------------------------------------------------------
 _INITS = {
     # name: (variance of W, normal?, bound or None) for fan-in n_in and fan-out n_out
     "he_normal": (lambda i, o: 2 / i, True, None),
@@ -160,13 +165,15 @@ def _kurtosis(W):
 
 
 def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
-    r"""Check ``student_fn(n_in, n_out, rng) -> W: (n_in, n_out)`` against the initializer ``kind``:
-    ``"he_normal"`` ($N(0, 2/n_\text{in})$) or ``"glorot_uniform"``
-    ($U(-a, a)$, $a = \sqrt{6/(n_\text{in} + n_\text{out})}$, variance $2/(n_\text{in} + n_\text{out})$).
+    r"""Check ``student_fn(n_in, n_out, rng) -> W: (n_in, n_out)`` against the
+    initializer ``kind``: ``"he_normal"`` ($N(0, 2/n_\text{in})$) or
+    ``"glorot_uniform"`` ($U(-a, a)$, $a = \sqrt{6/(n_\text{in} + n_\text{out})}$,
+    variance $2/(n_\text{in} + n_\text{out})$).
 
-    Checks the shape, that ``rng`` makes it reproducible, the mean, the variance (5% relative,
-    over 10 standard errors of the sample variance for 120,000 draws), the distribution's shape
-    (normal: kurtosis 3; uniform: 1.8) and, for the uniform, the bound.
+    Checks the shape, that ``rng`` makes it reproducible, the mean, the variance (5%
+    relative, over 10 standard errors of the sample variance for 120,000 draws), the
+    distribution's shape (normal: kurtosis 3; uniform: 1.8) and, for the uniform, the
+    bound.
     """
     if kind not in _INITS:
         raise ValueError(f"kind must be one of {sorted(_INITS)}, got {kind!r}")
@@ -190,8 +197,8 @@ def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
 
 
 def _draw_twice(student_fn, kind, n_in, n_out, seed):
-    """W (n_in, n_out) as float64, after checking its shape and that two generators seeded
-    alike give the same matrix."""
+    """W (n_in, n_out) as float64, after checking its shape and that two generators
+    seeded alike give the same matrix."""
     W = np.asarray(student_fn(n_in, n_out, np.random.default_rng(seed)))
     if W.shape != (n_in, n_out):
         hint = ""
@@ -209,7 +216,8 @@ def _draw_twice(student_fn, kind, n_in, n_out, seed):
 
 
 def _variance_mistakes(normal, i, o):
-    """hint -> the variance that the mistake it names gives, for fan-in i and fan-out o."""
+    """hint -> the variance that the mistake it names gives, for fan-in i and fan-out
+    o."""
     if normal:
         return {
             "your variance is 2/n_out: you swapped fan-in and fan-out (He uses the fan-in, "
@@ -238,7 +246,8 @@ def _variance_mistakes(normal, i, o):
 
 
 def _check_distribution(W, kind, normal, bound):
-    """A normal has kurtosis 3; a uniform U(-a, a) has kurtosis 1.8 and no |W| above a."""
+    """A normal has kurtosis 3; a uniform U(-a, a) has kurtosis 1.8 and no |W| above
+    a."""
     kurt = _kurtosis(W)
     if normal and abs(kurt - 3) > 0.3:
         what = "uniform" if abs(kurt - 1.8) < 0.3 else f"not normal (kurtosis {kurt:.2f}, a normal has 3)"

@@ -1,12 +1,13 @@
 r"""Self-checks for hand-derived gradients (chapters 2 and 3).
 
-Each check calls the student's function on random inputs whose sizes all differ
-(P != K1 != K2 != N), so a transposed matrix never has the right shape by accident, and
-compares with the reference by :func:`lecture_lib.gradcheck.rel_error`. The inputs come from
-``rng`` (seed 0 unless given), so a failure is the same on every run. When something is wrong the message names the first wrong
-gradient *from the loss down* (an error there propagates to every gradient below it) and says
-what is wrong in the lecture's terms: a shape and the transposition that fixes it, a missing
-ReLU mask, a missing $1/N$, a flipped sign, with the relative error of every gradient.
+Each check calls the student's function on random inputs whose sizes all differ (P != K1
+!= K2 != N), so a transposed matrix never has the right shape by accident, and compares
+with the reference by :func:`lecture_lib.gradcheck.rel_error`. The inputs come from
+``rng`` (seed 0 unless given), so a failure is the same on every run. When something is
+wrong the message names the first wrong gradient *from the loss down* (an error there
+propagates to every gradient below it) and says what is wrong in the lecture's terms: a
+shape and the transposition that fixes it, a missing ReLU mask, a missing $1/N$, a
+flipped sign, with the relative error of every gradient.
 
 Shapes use the lecture's letters: X (N, P), W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,),
 beta (K2,), a (), y (N,) in {0, 1}; the loss is the MEAN binary cross-entropy.
@@ -21,7 +22,8 @@ Checks
 - :func:`logreg_grads` ``fn(W, b, X, y) -> (dW, db)``: logistic regression (chapter 2);
   :func:`tanh_backward` ``fn(out, upstream) -> grad``: a tanh node;
   :func:`reused_node` ``fn(x, y) -> (dg_dx, dg_dy)`` for $g = (x + y)\,x$;
-- :func:`jacobian_memory` ``fn(K1, K2, bytes_per_number) -> (jacobian_bytes, outer_bytes)``.
+- :func:`jacobian_memory` ``fn(K1, K2, bytes_per_number) -> (jacobian_bytes,
+  outer_bytes)``.
 """
 from __future__ import annotations
 
@@ -97,16 +99,16 @@ def _random_network(N, P, K1, K2, rng):
     return params, X, y
 
 
-# --------------------------------------------------------------------------- reference with switches
+# -------------------------------------------------------------- reference with switches
 def reference_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="relu"):
     r"""The gradients of the two-layer network, with switches for the typical mistakes.
 
-    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (); X (N, P);
-    y (N,). With the defaults (ReLU in both layers, mean loss) it equals
-    :func:`lecture_lib.twolayer.backward`. ``mask1=False`` / ``mask2=False`` leave out the
-    ReLU mask (or the tanh derivative) of that layer; ``mean=False`` differentiates the SUM of
-    the per-observation losses; ``layer2="tanh"`` uses $h_2 = \tanh(q_2)$, whose local
-    gradient is $1 - h_2^2$. Returns a dict W1, b1, W2, b2, beta, a, X.
+    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (); X (N,
+    P); y (N,). With the defaults (ReLU in both layers, mean loss) it equals
+    :func:`lecture_lib.twolayer.backward`. ``mask1=False`` / ``mask2=False`` leave out
+    the ReLU mask (or the tanh derivative) of that layer; ``mean=False`` differentiates
+    the SUM of the per-observation losses; ``layer2="tanh"`` uses $h_2 = \tanh(q_2)$,
+    whose local gradient is $1 - h_2^2$. Returns a dict W1, b1, W2, b2, beta, a, X.
     """
     W1, b1, W2, b2, beta, a = (np.asarray(params[k], dtype=np.float64)
                                for k in ("W1", "b1", "W2", "b2", "beta", "a"))
@@ -126,7 +128,7 @@ def reference_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="
             "beta": h2.T @ dz, "a": np.asarray(dz.sum()), "X": dq1 @ W1.T}
 
 
-# --------------------------------------------------------------------------- the whole network
+# -------------------------------------------------------------------- the whole network
 def _shape_hint(name, got_shape, want_shape, sizes):
     N, P, K1, K2 = sizes
     if len(want_shape) == 2 and got_shape == want_shape[::-1]:
@@ -165,16 +167,17 @@ def _error_table(got, ref, keys):
 def gradients(student_backward, layer2="relu", cases=CASES, rng=0):
     r"""Check ``student_backward(params, X, y) -> grads`` for the two-layer network.
 
-    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ();
-    X: (N, P); y: (N,) in {0, 1}. ``grads`` must be a dict with the keys W1, b1, W2, b2, beta,
-    a (and optionally X), each of the shape of what it differentiates, for the MEAN binary
-    cross-entropy. ``layer2="tanh"``: the network has $h_2 = \tanh(q_2)$ instead of the ReLU.
+    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (); X: (N,
+    P); y: (N,) in {0, 1}. ``grads`` must be a dict with the keys W1, b1, W2, b2, beta,
+    a (and optionally X), each of the shape of what it differentiates, for the MEAN
+    binary cross-entropy. ``layer2="tanh"``: the network has $h_2 = \tanh(q_2)$ instead
+    of the ReLU.
 
-    Runs on fresh random networks of the shapes (N, P, K1, K2) in ``cases`` and compares with
-    :func:`lecture_lib.twolayer.backward` (for tanh: :func:`reference_backward`) to a relative
-    error of 1e-6. On failure it names the first wrong gradient from the loss down, diagnoses
-    it (wrong shape and the transposition that fixes it, missing ReLU mask, missing 1/N,
-    flipped sign) and lists the relative error of every gradient.
+    Runs on fresh random networks of the shapes (N, P, K1, K2) in ``cases`` and compares
+    with :func:`lecture_lib.twolayer.backward` (for tanh: :func:`reference_backward`) to
+    a relative error of 1e-6. On failure it names the first wrong gradient from the loss
+    down, diagnoses it (wrong shape and the transposition that fixes it, missing ReLU
+    mask, missing 1/N, flipped sign) and lists the relative error of every gradient.
     """
     from lecture_lib import twolayer
     if layer2 not in ("relu", "tanh"):
@@ -244,7 +247,7 @@ def _value_hint(k, g, params, X, y, N, layer2):
             f"dz -> d{k} step by step (expected: {FORMULA[k]})")
 
 
-# --------------------------------------------------------------------------- single steps
+# ------------------------------------------------------------------------- single steps
 def _check_one(fn, name, args, ref, letters, formula, describe, extra_variants=(),
                scale_hints=None):
     got = _call(fn, args, describe)
@@ -295,9 +298,9 @@ def grad_W1(student_fn, cases=CASES, rng=0):
 def grad_W2(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(h1, dq2) -> dW2``: $\partial L/\partial W_2 = h_1^\top dq_2$.
 
-    h1: (N, K1), the first hidden layer (non-negative); dq2: (N, K2), the upstream gradient
-    $\partial L/\partial q_2$. Returns dW2: (K1, K2), the shape of W2; for one observation it
-    is the outer product of $h_1$ and $dq_2$.
+    h1: (N, K1), the first hidden layer (non-negative); dq2: (N, K2), the upstream
+    gradient $\partial L/\partial q_2$. Returns dW2: (K1, K2), the shape of W2; for one
+    observation it is the outer product of $h_1$ and $dq_2$.
     """
     rng = np.random.default_rng(rng)
     for N, _, K1, K2 in cases:
@@ -311,8 +314,8 @@ def grad_W2(student_fn, cases=CASES, rng=0):
 def grad_h1(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(dq2, W2) -> dh1``: $\partial L/\partial h_1 = dq_2 W_2^\top$.
 
-    dq2: (N, K2); W2: (K1, K2). Returns dh1: (N, K1) (the row form of $W_2\, dq_2$ for one
-    observation).
+    dq2: (N, K2); W2: (K1, K2). Returns dh1: (N, K1) (the row form of $W_2\, dq_2$ for
+    one observation).
     """
     rng = np.random.default_rng(rng)
     for N, _, K1, K2 in cases:
@@ -326,7 +329,8 @@ def grad_b1(student_fn, cases=CASES, rng=0):
     r"""Check ``student_fn(dq1) -> db1``: $\partial L/\partial b_1 = \sum_i dq_{1,i}$.
 
     dq1: (N, K1), the upstream gradient (already carrying the 1/N of the mean loss).
-    Returns db1: (K1,). The bias is added to every observation, so the contributions add up.
+    Returns db1: (K1,). The bias is added to every observation, so the contributions add
+    up.
     """
     rng = np.random.default_rng(rng)
     for N, _, K1, _ in cases:
@@ -378,8 +382,8 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=0):
     r"""Check ``student_fn(W, b, X, y) -> (dW, db)`` for logistic regression.
 
     W: (P, 1), b: a float; X: (N, P); y: (N,) in {0, 1}. The loss is the MEAN binary
-    cross-entropy of $\sigma(X W + b)$. Expected $dW = X^\top(\sigma(XW + b) - y)/N$ of shape
-    (P, 1) and $db = \sum_i (\sigma(z_i) - y_i)/N$, a scalar.
+    cross-entropy of $\sigma(X W + b)$. Expected $dW = X^\top(\sigma(XW + b) - y)/N$ of
+    shape (P, 1) and $db = \sum_i (\sigma(z_i) - y_i)/N$, a scalar.
     """
     rng = np.random.default_rng(rng)
     for N, P in cases:
@@ -428,9 +432,9 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=0):
 def tanh_backward(student_fn, rng=0):
     r"""Check ``student_fn(out, upstream) -> grad``: the backward pass of a tanh node.
 
-    out: the node's output $t = \tanh(u)$ (any shape); upstream: $\partial L/\partial t$ (same
-    shape). Returns $\partial L/\partial u = (1 - t^2) \odot$ upstream, written with the
-    OUTPUT t, as the engine stores it.
+    out: the node's output $t = \tanh(u)$ (any shape); upstream: $\partial L/\partial t$
+    (same shape). Returns $\partial L/\partial u = (1 - t^2) \odot$ upstream, written
+    with the OUTPUT t, as the engine stores it.
     """
     rng = np.random.default_rng(rng)
     for shape in ((5,), (3, 4)):
@@ -454,7 +458,8 @@ def tanh_backward(student_fn, rng=0):
 
 
 def reused_node(student_fn, rng=0):
-    r"""Check ``student_fn(x, y) -> (dg_dx, dg_dy)`` for $g(x, y) = (x + y)\,x$ (scalars).
+    r"""Check ``student_fn(x, y) -> (dg_dx, dg_dy)`` for $g(x, y) = (x + y)\,x$
+    (scalars).
 
     x enters g twice, through $s = x + y$ and as the second factor of $s \cdot x$, so
     $\partial g/\partial x = x \cdot 1 + s = 2x + y$ (the two paths add) and
@@ -489,9 +494,10 @@ def reused_node(student_fn, rng=0):
 def jacobian_memory(student_fn, cases=((128, 128, 4), (32, 16, 4), (100, 50, 8), (784, 10, 2))):
     r"""Check ``student_fn(K1, K2, bytes_per_number) -> (jacobian_bytes, outer_bytes)``.
 
-    For ONE observation: the bytes of the explicit Jacobian $\partial q_2/\partial W_2$, a
-    (K2, K1, K2) array (one $K_1 \times K_2$ slice per output $q_{2,k}$), and of the outer product
-    $h_1\,dq_2^\top$, a (K1, K2) array, with ``bytes_per_number`` bytes per entry (4 for float32).
+    For ONE observation: the bytes of the explicit Jacobian $\partial q_2/\partial W_2$,
+    a (K2, K1, K2) array (one $K_1 \times K_2$ slice per output $q_{2,k}$), and of the
+    outer product $h_1\,dq_2^\top$, a (K1, K2) array, with ``bytes_per_number`` bytes
+    per entry (4 for float32).
     """
     for K1, K2, nb in cases:
         want_j, want_o = K2 * K1 * K2 * nb, K1 * K2 * nb

@@ -1,14 +1,16 @@
 r"""Self-check for the lecture's evaluation: log loss and error rate from predicted
 probabilities (chapter 9).
 
-With ``probs: (N, C)`` the predicted probabilities (rows sum to 1) and ``y: (N,)`` the labels,
+With ``probs: (N, C)`` the predicted probabilities (rows sum to 1) and ``y: (N,)`` the
+labels,
 
 $$\text{log loss} = -\frac1N \sum_{i=1}^N \log p_{i, y_i}, \qquad
 \text{error} = \frac1N \#\{i : \arg\max_k p_{ik} \ne y_i\},$$
 
-with $p_{i, y_i}$ first clipped to $[\epsilon, 1 - \epsilon]$, $\epsilon$ the machine epsilon of
-the probabilities' dtype, as ``sklearn.metrics.log_loss`` does (so that a probability of 0 for
-the right class costs $-\log\epsilon \approx 36$ in float64 instead of infinity).
+with $p_{i, y_i}$ first clipped to $[\epsilon, 1 - \epsilon]$, $\epsilon$ the machine
+epsilon of the probabilities' dtype, as ``sklearn.metrics.log_loss`` does (so that a
+probability of 0 for the right class costs $-\log\epsilon \approx 36$ in float64 instead
+of infinity).
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ def _reference(probs, y):
 
 
 def _cases(rng):
-    """Random probabilities of several shapes, one with a zero probability for the right class."""
+    """Random probabilities of several shapes, one with a zero probability for the right
+    class."""
     cases = []
     for N, C in [(50, 10), (7, 3), (200, 4)]:
         z = rng.normal(scale=2.0, size=(N, C))
@@ -82,8 +85,8 @@ def _hint(probs, y, got_loss, got_error, loss, error):
 
 def log_loss_and_error(student_fn, seed=0):
     """Check ``student_fn(probs, y) -> (log_loss, error)`` on random probabilities
-    ``probs: (N, C)`` and labels ``y: (N,)``, including a case with a zero probability for the
-    true class (which must be clipped as ``sklearn.metrics.log_loss`` does)."""
+    ``probs: (N, C)`` and labels ``y: (N,)``, including a case with a zero probability
+    for the true class (which must be clipped as ``sklearn.metrics.log_loss`` does)."""
     rng = np.random.default_rng(seed)
     for probs, y in _cases(rng):
         got = student_fn(probs.copy(), y.copy())
