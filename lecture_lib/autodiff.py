@@ -164,7 +164,8 @@ class Tensor:
 
     def __pow__(self, exponent):
         if not isinstance(exponent, (int, float, np.integer, np.floating)):
-            raise TypeError(f"Tensor ** exponent needs a number exponent, got {type(exponent).__name__}")
+            raise TypeError(f"Tensor ** exponent needs a number exponent, got "
+                            f"{type(exponent).__name__}")
         exponent = exponent.item() if isinstance(exponent, np.generic) else exponent  # keep dtype
         data = self.data ** exponent
         def _backward(g):
@@ -183,7 +184,8 @@ class Tensor:
         $\partial L/\partial B = A^\top G$."""
         other = self._lift(other)
         if not (1 <= self.ndim <= 2 and 1 <= other.ndim <= 2):
-            raise ValueError(f"@ supports 1-D and 2-D operands, got shapes {self.shape} and {other.shape}")
+            raise ValueError(f"@ supports 1-D and 2-D operands, got shapes "
+                             f"{self.shape} and {other.shape}")
         data = self.data @ other.data
         def _backward(g):
             # as numpy does, read a 1-D left operand as a row (1, k), a 1-D right one as
@@ -234,17 +236,20 @@ class Tensor:
         none (seed 1).
         """
         if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad: none of its "
-                               "inputs has requires_grad=True, or it was computed under no_grad()")
+            raise RuntimeError("backward() on a tensor that does not require grad: "
+                               "none of its inputs has requires_grad=True, or it was "
+                               "computed under no_grad()")
         if grad is None:
             if self.data.size != 1:
-                raise ValueError(f"backward() without an argument needs a scalar output, but this "
-                                 f"tensor has shape {self.shape}; reduce it (e.g. .sum()) or pass "
-                                 f"grad=, an array of shape {self.shape}")
+                raise ValueError(f"backward() without an argument needs a scalar "
+                                 f"output, but this tensor has shape {self.shape}; "
+                                 f"reduce it (e.g. .sum()) or pass grad=, an array of "
+                                 f"shape {self.shape}")
             grad = np.ones_like(self.data)
         grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
         if grad.shape != self.shape:
-            raise ValueError(f"backward(grad): grad has shape {grad.shape}, the output has shape {self.shape}")
+            raise ValueError(f"backward(grad): grad has shape {grad.shape}, the output "
+                             f"has shape {self.shape}")
 
         # Phase 1: every node that needs a gradient, each after the nodes it was
         # computed from.
@@ -368,12 +373,14 @@ def softmax_cross_entropy(logits, labels):
         raise ValueError(f"logits must be (N, C), got shape {logits.shape}")
     (N, C), labels = logits.shape, np.asarray(labels)
     if labels.shape != (N,):
-        raise ValueError(f"labels must have shape (N,) = ({N},) to match logits {logits.shape}, got {labels.shape}")
+        raise ValueError(f"labels must have shape (N,) = ({N},) to match logits "
+                         f"{logits.shape}, got {labels.shape}")
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+        raise TypeError(f"labels must be integer class indices, got dtype "
+                        f"{labels.dtype}")
     if N and (labels.min() < 0 or labels.max() >= C):
-        raise ValueError(f"labels must lie in 0..{C - 1} (logits have C = {C} columns), "
-                         f"got values from {labels.min()} to {labels.max()}")
+        raise ValueError(f"labels must lie in 0..{C - 1} (logits have C = {C} "
+                         f"columns), got values from {labels.min()} to {labels.max()}")
     loss, p = F.softmax_cross_entropy(logits.data, labels)
     def _backward(g):
         dz = p.copy()                                       # softmax(z)
@@ -392,7 +399,8 @@ def binary_cross_entropy_with_logits(z, y):
     z = _tensor(z)
     y = z._lift(y)
     if y.shape != z.shape:
-        raise ValueError(f"targets y must have the shape of the logits z {z.shape}, got {y.shape}")
+        raise ValueError(f"targets y must have the shape of the logits z {z.shape}, "
+                         f"got {y.shape}")
     losses = np.maximum(z.data, 0) - z.data * y.data + np.log1p(np.exp(-np.abs(z.data)))
     def _backward(g):
         scale = g / z.data.size

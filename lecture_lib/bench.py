@@ -165,7 +165,8 @@ def main(argv=None):
     # only).
     first = {name: steppers[name]() for name in ("engine", "numpy", "torch")}
     if max(first.values()) - min(first.values()) > 1e-4 * max(1.0, abs(first["torch"])):
-        raise RuntimeError(f"the three implementations disagree on the first loss: {first}")
+        raise RuntimeError(f"the three implementations disagree on the first loss: "
+                           f"{first}")
     for _ in range(args.warmup):
         for step in steppers.values():
             step()
@@ -179,14 +180,20 @@ def main(argv=None):
 
 def _parse(argv, default_threads):
     parser = argparse.ArgumentParser(prog="python -m lecture_lib.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per implementation (default 20)")
-    parser.add_argument("--batch", type=int, default=10_000, help="rows N of MNIST per step (default 10000)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per "
+                                                              "implementation (default "
+                                                              "20)")
+    parser.add_argument("--batch", type=int, default=10_000, help="rows N of MNIST per "
+                                                                  "step (default 10000)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first "
+                                                              "(default 3)")
     parser.add_argument("--threads", type=int, default=default_threads,
-                        help="threads for torch and numpy's BLAS (default: torch's default)")
+                        help="threads for torch and numpy's BLAS (default: torch's "
+                             "default)")
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 60_000:
-        parser.error(f"--batch must lie in 1..60000 (MNIST's training set), got {args.batch}")
+        parser.error(f"--batch must lie in 1..60000 (MNIST's training set), got "
+                     f"{args.batch}")
     if args.steps < 1 or args.warmup < 0:
         parser.error("--steps must be at least 1 and --warmup at least 0")
     return args
@@ -224,11 +231,13 @@ def _report(args, ms, first, load_ms, blas, others, torch_threads):
     gflop = (4 * N * P * K1 + 6 * N * K1 * C) / 1e9
     labels = {"engine": "(a) autodiff engine", "numpy": "(b) numpy by hand", "torch": "(c) torch, CPU",
               "matmul": "numpy's 5 matmuls only"}
-    print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{C} softmax network, "
-          f"N = {N} MNIST rows, float32")
+    print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{C} softmax "
+          f"network, N = {N} MNIST rows, float32")
     print(f"threads: torch {torch_threads}, numpy BLAS {blas}; other processes used "
-          f"{others} of the {os.cpu_count()} CPUs while timing (more than a few % skews the figures)")
-    print(f"median of {args.steps} steps after {args.warmup} warm-up, in alternating blocks of {BLOCK}; "
+          f"{others} of the {os.cpu_count()} CPUs while timing (more than a few % "
+          f"skews the figures)")
+    print(f"median of {args.steps} steps after {args.warmup} warm-up, in alternating "
+          f"blocks of {BLOCK}; "
           f"first loss {first['torch']:.4f} (all three agree)")
     print(f"matrix products: {gflop:.3f} GFLOP per step")
     print(f"loading MNIST's training set (load_mnist('train'), checksums included): "

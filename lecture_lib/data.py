@@ -66,7 +66,8 @@ def _expected_checksums(data_dir: Path) -> dict[str, str]:
             continue
         parts = line.split()
         if len(parts) != 2 or len(parts[0]) != 64:
-            raise DataError(f"{sums}, line {n}: expected '<sha256>  <file name>', got {line!r}")
+            raise DataError(f"{sums}, line {n}: expected '<sha256>  <file name>', got "
+                            f"{line!r}")
         expected[parts[1].lstrip("*")] = parts[0].lower()
     return expected
 
@@ -77,13 +78,15 @@ def _read_verified(path: Path, expected: dict[str, str]) -> bytes:
         raise DataError(f"{path}: file not found (MNIST is committed in data/mnist; "
                         f"restore it with `git checkout -- data/mnist`)")
     if path.name not in expected:
-        raise DataError(f"{path}: no checksum for this file in {path.parent / 'SHA256SUMS'}")
+        raise DataError(f"{path}: no checksum for this file in "
+                        f"{path.parent / 'SHA256SUMS'}")
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if digest != expected[path.name]:
         raise DataError(
-            f"{path}: SHA-256 mismatch (the file is corrupted, truncated or not the MNIST "
-            f"file of that name): expected {expected[path.name]}, got {digest}, size {len(raw):,} bytes"
+            f"{path}: SHA-256 mismatch (the file is corrupted, truncated or not the "
+            f"MNIST file of that name): expected {expected[path.name]}, got {digest}, "
+            f"size {len(raw):,} bytes"
         )
     try:
         return gzip.decompress(raw)
@@ -100,7 +103,8 @@ def _parse_idx(path: Path, buf: bytes, magic: int, shape: tuple[int, ...]) -> np
     header = np.frombuffer(buf, dtype=">u4", count=1 + len(shape))
     if int(header[0]) != magic:
         raise DataError(
-            f"{path}: IDX magic number is {int(header[0]):#010x}, expected {magic:#010x} "
+            f"{path}: IDX magic number is {int(header[0]):#010x}, expected "
+            f"{magic:#010x} "
             f"({'images' if magic == _IMAGE_MAGIC else 'labels'} file)"
         )
     sizes = tuple(int(s) for s in header[1:])
@@ -109,7 +113,8 @@ def _parse_idx(path: Path, buf: bytes, magic: int, shape: tuple[int, ...]) -> np
     n_bytes = int(np.prod(shape))
     if len(buf) != header_len + n_bytes:
         raise DataError(
-            f"{path}: expected {n_bytes:,} data bytes after the header, found {len(buf) - header_len:,}"
+            f"{path}: expected {n_bytes:,} data bytes after the header, found "
+            f"{len(buf) - header_len:,}"
         )
     return np.frombuffer(buf, dtype=np.uint8, offset=header_len).reshape(shape)
 
@@ -128,9 +133,10 @@ def _find_data_dir(data_dir) -> Path:
     if path.is_dir():
         return path
     raise DataError(
-        f"{path}: MNIST directory not found (taken from {source}). It must hold the four "
-        f"*-ubyte.gz files and SHA256SUMS, as data/mnist of the course repository does; an "
-        f"installed wheel (pip install ., pip install git+...) does not contain them. Point "
+        f"{path}: MNIST directory not found (taken from {source}). It must hold the "
+        f"four *-ubyte.gz files and SHA256SUMS, as data/mnist of the course repository "
+        f"does; an installed wheel (pip install ., pip install git+...) does not "
+        f"contain them. Point "
         f"lecture_lib at them with load_mnist(..., data_dir='/path/to/data/mnist') or "
         f"the environment variable {DATA_ENV}=/path/to/data/mnist"
     )
@@ -163,7 +169,8 @@ def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
         ``split`` is not one of ``"train"``, ``"test"``.
     """
     if split not in FILES:
-        raise ValueError(f"unknown MNIST split {split!r}; valid splits are {', '.join(map(repr, SPLITS))}")
+        raise ValueError(f"unknown MNIST split {split!r}; valid splits are "
+                         f"{', '.join(map(repr, SPLITS))}")
     data_dir = _find_data_dir(data_dir)
     expected = _expected_checksums(data_dir)
     images_name, labels_name, n = FILES[split]
@@ -172,7 +179,8 @@ def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
     images = _parse_idx(images_path, _read_verified(images_path, expected), _IMAGE_MAGIC, (n, _ROWS, _COLS))
     labels = _parse_idx(labels_path, _read_verified(labels_path, expected), _LABEL_MAGIC, (n,))
     if labels.max() > 9:
-        raise DataError(f"{labels_path}: labels must be digits 0-9, found {int(labels.max())}")
+        raise DataError(f"{labels_path}: labels must be digits 0-9, found "
+                        f"{int(labels.max())}")
 
     X = images.reshape(n, _ROWS * _COLS) if flatten else images
     X = (X.astype(np.float32) / np.float32(255.0)) if normalize else X.copy()
@@ -204,14 +212,14 @@ def binary_task(X: np.ndarray, digits: np.ndarray, n: int | None = None,
     """
     X, digits = np.asarray(X), np.asarray(digits)
     if X.ndim != 2 or digits.shape != (X.shape[0],):
-        raise ValueError(f"binary_task needs X: (N, P) and digits: (N,), got X {X.shape} and "
-                         f"digits {digits.shape}")
+        raise ValueError(f"binary_task needs X: (N, P) and digits: (N,), got X "
+                         f"{X.shape} and digits {digits.shape}")
     positive, negative = BINARY_DIGITS
     rows = np.flatnonzero((digits == positive) | (digits == negative))
     if n is not None:
         if n > len(rows):
-            raise ValueError(f"binary_task: asked for n = {n} images, only {len(rows)} show a "
-                             f"{positive} or a {negative}")
+            raise ValueError(f"binary_task: asked for n = {n} images, only {len(rows)} "
+                             f"show a {positive} or a {negative}")
         rows = rows[:n]
     return X[rows].astype(dtype), (digits[rows] == positive).astype(dtype)
 
@@ -235,8 +243,8 @@ def validation_indices(n_train: int = 60_000, n_validation: int = N_VALIDATION,
     for the whole book.
     """
     if not 0 < n_validation < n_train:
-        raise ValueError(f"n_validation must lie strictly between 0 and n_train = {n_train}, "
-                         f"got {n_validation}")
+        raise ValueError(f"n_validation must lie strictly between 0 and n_train = "
+                         f"{n_train}, got {n_validation}")
     return np.sort(np.random.default_rng(seed).permutation(n_train)[:n_validation])
 
 

@@ -66,8 +66,9 @@ def layers_of(model):
     elif is_torch_module(model):
         modules = list(model)
     else:
-        raise TypeError(f"layers_of: expected an engine Sequential, a torch.nn.Sequential or a "
-                        f"list of (W, b) pairs, got {type(model).__name__}")
+        raise TypeError(f"layers_of: expected an engine Sequential, a "
+                        f"torch.nn.Sequential or a list of (W, b) pairs, got "
+                        f"{type(model).__name__}")
     layers, acts = [], []
     for m in modules:
         layer = _linear_arrays(m)
@@ -79,11 +80,13 @@ def layers_of(model):
             raise TypeError(f"layers_of: no support for a {type(m).__name__} layer "
                             f"(only Linear, ReLU, Tanh)")
         if len(acts) != len(layers) - 1:
-            raise ValueError("layers_of: expected Linear and activation layers alternating")
+            raise ValueError("layers_of: expected Linear and activation layers "
+                             "alternating")
         acts.append(act)
     if len(acts) != len(layers) - 1:
-        raise ValueError(f"layers_of: {len(layers)} linear layers need {len(layers) - 1} activations "
-                         f"between them (none after the output layer), found {len(acts)}")
+        raise ValueError(f"layers_of: {len(layers)} linear layers need "
+                         f"{len(layers) - 1} activations between them (none after the "
+                         f"output layer), found {len(acts)}")
     return layers, acts
 
 
@@ -170,7 +173,8 @@ def backprop(model, X, y, dtype=np.float64):
     X, y = np.asarray(X), np.asarray(y)
     N = X.shape[0]
     if X.ndim != 2 or X.shape[1] != layers[0][0].shape[0]:
-        raise ValueError(f"X must be (N, P) with P = {layers[0][0].shape[0]} (W_1's rows), got {X.shape}")
+        raise ValueError(f"X must be (N, P) with P = {layers[0][0].shape[0]} (W_1's "
+                         f"rows), got {X.shape}")
     if y.shape != (N,):
         raise ValueError(f"y must be (N,) = ({N},) integer labels, got shape {y.shape}")
     as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))   # noqa: E731

@@ -64,9 +64,10 @@ def numerical_gradient(f, x, h=1e-6, indices=None):
         raise TypeError(f"x must be a numpy array (it is modified in place), "
                         f"got {type(x).__name__}")
     if x.dtype != np.float64:
-        raise TypeError(f"x must be float64, got {x.dtype}: finite differences with h = {h:g} "
-                        f"are meaningless in lower precision. Convert the array f reads, e.g. "
-                        f"x = x.astype(np.float64), and have f close over the converted array")
+        raise TypeError(f"x must be float64, got {x.dtype}: finite differences with h "
+                        f"= {h:g} are meaningless in lower precision. Convert the "
+                        f"array f reads, e.g. x = x.astype(np.float64), and have f "
+                        f"close over the converted array")
     if not x.flags.writeable:
         raise ValueError("x must be writeable: numerical_gradient perturbs it in place")
     if not h > 0:
@@ -191,9 +192,11 @@ def compare(grads_a, grads_b, keys=None, floor=REL_ERROR_FLOOR, ignore_nan=True)
         if missing_a or missing_b:
             parts = []
             if missing_a:
-                parts.append(f"missing in the first dict: {', '.join(map(str, missing_a))}")
+                parts.append(f"missing in the first dict: "
+                             f"{', '.join(map(str, missing_a))}")
             if missing_b:
-                parts.append(f"missing in the second dict: {', '.join(map(str, missing_b))}")
+                parts.append(f"missing in the second dict: "
+                             f"{', '.join(map(str, missing_b))}")
             raise KeyError("compare: " + "; ".join(parts))
     return {k: rel_error(grads_a[k], grads_b[k], floor=floor, ignore_nan=ignore_nan)
             for k in keys}
@@ -362,5 +365,6 @@ def errors_ok(df, tol=DEFAULT_TOL):
     """
     cols = [c for c in df.columns if str(c).startswith("hand vs")]
     if not cols:
-        raise ValueError(f"no 'hand vs ...' columns in the table; got {list(df.columns)}")
+        raise ValueError(f"no 'hand vs ...' columns in the table; got "
+                         f"{list(df.columns)}")
     return bool((df[cols] < tol).to_numpy().all())

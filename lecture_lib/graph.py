@@ -88,8 +88,8 @@ def _name_lookup(names):
     for k, v in (names or {}).items():
         tensor, name = (v, k) if isinstance(k, str) else (k, v)
         if not hasattr(tensor, "_prev"):
-            raise TypeError(f"names must map engine Tensors to labels (or labels to Tensors); "
-                            f"got a {type(tensor).__name__} for {name!r}")
+            raise TypeError(f"names must map engine Tensors to labels (or labels to "
+                            f"Tensors); got a {type(tensor).__name__} for {name!r}")
         lookup[id(tensor)] = str(name)
     return lookup
 
@@ -209,7 +209,8 @@ def chain_table(output, names=None, digits=4, max_entries=4):
     ``"gradient dL/dnode"`` of :func:`node_table`). Call ``output.backward()`` first.
     """
     if output.grad is None:
-        raise ValueError("no gradients yet: call output.backward() before chain_table(output)")
+        raise ValueError("no gradients yet: call output.backward() before "
+                         "chain_table(output)")
     lookup = _name_lookup(names)
     rows = []
     for node in reversed(graph_nodes(output)):
@@ -306,7 +307,8 @@ def _box_text(node, lookup, show_shape, show_values, show_grads, digits):
     if show_values:
         lines.append(f"= {_fmt_array(node.data, digits, max_entries=3, one_line=False)}")
     if show_grads and node.grad is not None:
-        lines.append(f"grad {_fmt_array(node.grad, digits, max_entries=3, one_line=False)}")
+        lines.append(f"grad "
+                     f"{_fmt_array(node.grad, digits, max_entries=3, one_line=False)}")
     return "\n".join(lines) if lines else " "
 
 

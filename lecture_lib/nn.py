@@ -42,13 +42,15 @@ class Linear(Module):
     def __init__(self, n_in, n_out, init="torch", rng=None, dtype=np.float32):
         if isinstance(init, str):
             if init not in INITIALIZERS:
-                raise ValueError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)} or pass a function")
+                raise ValueError(f"unknown init {init!r}; choose one of "
+                                 f"{sorted(INITIALIZERS)} or pass a function")
             init = INITIALIZERS[init]
         rng = np.random.default_rng(rng)
         self.n_in, self.n_out = n_in, n_out
         self.W = Tensor(np.asarray(init(n_in, n_out, rng), dtype=dtype), requires_grad=True)
         if self.W.shape != (n_in, n_out):
-            raise ValueError(f"init returned shape {self.W.shape}, expected (n_in, n_out) = {(n_in, n_out)}")
+            raise ValueError(f"init returned shape {self.W.shape}, expected (n_in, "
+                             f"n_out) = {(n_in, n_out)}")
         if init is torch_default:
             b = rng.uniform(-1 / np.sqrt(n_in), 1 / np.sqrt(n_in), n_out)
         else:
@@ -73,7 +75,8 @@ class Linear(Module):
         if not isinstance(h, Tensor):
             h = Tensor(np.asarray(h, dtype=self.W.dtype))
         if h.ndim not in (1, 2) or h.shape[-1] != self.n_in:
-            raise ValueError(f"Linear expects inputs of width n_in = {self.n_in}, got {h.shape}")
+            raise ValueError(f"Linear expects inputs of width n_in = {self.n_in}, got "
+                             f"{h.shape}")
         return h @ self.W + self.b
 
     def parameters(self):
@@ -128,7 +131,8 @@ def mlp(sizes, init="torch", rng=None, dtype=np.float32, activation=ReLU):
     with no activation after the last layer (it outputs logits). One ``rng`` draws all
     layers in order."""
     if len(sizes) < 2:
-        raise ValueError(f"mlp needs at least an input and an output size, got sizes={sizes}")
+        raise ValueError(f"mlp needs at least an input and an output size, got "
+                         f"sizes={sizes}")
     rng = np.random.default_rng(rng)
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -150,12 +154,14 @@ def from_torch(torch_module, dtype=None):
         return Tanh()
     if isinstance(torch_module, tnn.Linear):
         if torch_module.bias is None:
-            raise ValueError("from_torch: a Linear without bias has no engine equivalent")
+            raise ValueError("from_torch: a Linear without bias has no engine "
+                             "equivalent")
         weight = torch_module.weight.detach().cpu().numpy()          # (n_out, n_in)
         bias = torch_module.bias.detach().cpu().numpy()
         W = np.array(weight.T, dtype=weight.dtype if dtype is None else dtype)  # a copy
         return Linear.from_arrays(W, np.array(bias, dtype=W.dtype))
-    raise TypeError(f"from_torch: no engine equivalent for {type(torch_module).__name__}")
+    raise TypeError(f"from_torch: no engine equivalent for "
+                    f"{type(torch_module).__name__}")
 
 
 def to_torch(module):

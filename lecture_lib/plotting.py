@@ -21,7 +21,8 @@ def show_digits(X, y, per_class: int = 8, classes=range(10), rng=None, title=Non
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim == 2 and X.shape[1] != 784:
-        raise ValueError(f"show_digits expects X of shape (N, P) with P = 784 or (N, 28, 28), got {X.shape}")
+        raise ValueError(f"show_digits expects X of shape (N, P) with P = 784 or (N, "
+                         f"28, 28), got {X.shape}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X has N = {X.shape[0]} rows but y has {y.shape[0]} labels")
     images = X.reshape(-1, 28, 28)

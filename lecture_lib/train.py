@@ -201,10 +201,12 @@ def _epoch(run, perm, batch_size, clip_norm, history, epoch):
         loss, value = run.loss(idx)
         norm = run.backward(loss, clip_norm) if math.isfinite(value) else math.nan
         if not (math.isfinite(value) and math.isfinite(norm)):
-            what, bad = ("loss", value) if not math.isfinite(value) else ("gradient norm", norm)
+            what, bad = ("loss", value) if not math.isfinite(value) else ("gradient "
+                                                                          "norm", norm)
             history.diverged_at = step = history.steps
-            history.message = (f"{what} became {bad} at step {step} (epoch {epoch}, batch "
-                               f"{batch}); try gradient clipping or a smaller learning rate")
+            history.message = (f"{what} became {bad} at step {step} (epoch {epoch}, "
+                               f"batch {batch}); try gradient clipping or a smaller "
+                               f"learning rate")
             return None
         run.step()
         history.step_loss.append(value)
@@ -242,11 +244,14 @@ def _check_data(X, y):
     """X: (N, P), y: (N,) integer labels; returns them as numpy arrays."""
     X, y = _to_numpy(X), _to_numpy(y)
     if X.ndim != 2:
-        raise ValueError(f"X must be a matrix (N, P), one observation per row; got shape {X.shape}")
+        raise ValueError(f"X must be a matrix (N, P), one observation per row; got "
+                         f"shape {X.shape}")
     if y.ndim != 1:
-        raise ValueError(f"y must be a vector (N,) of integer labels; got shape {y.shape}")
+        raise ValueError(f"y must be a vector (N,) of integer labels; got shape "
+                         f"{y.shape}")
     if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has N = {X.shape[0]} rows but y has {y.shape[0]} labels; they must match")
+        raise ValueError(f"X has N = {X.shape[0]} rows but y has {y.shape[0]} labels; "
+                         f"they must match")
     if X.shape[0] == 0:
         raise ValueError("X and y are empty")
     if y.dtype.kind not in "iu":
@@ -257,8 +262,9 @@ def _check_data(X, y):
 def _check_labels(y, C):
     bad = (y < 0) | (y >= C)
     if bad.any():
-        raise ValueError(f"labels must lie in 0..{C - 1} (the model has C = {C} outputs); "
-                         f"{int(bad.sum())} do not, the first is {int(y[bad][0])}")
+        raise ValueError(f"labels must lie in 0..{C - 1} (the model has C = {C} "
+                         f"outputs); {int(bad.sum())} do not, the first is "
+                         f"{int(y[bad][0])}")
 
 
 def _check_options(optimizer, on_nonfinite, epochs, batch_size, lr, clip_norm):
@@ -266,7 +272,8 @@ def _check_options(optimizer, on_nonfinite, epochs, batch_size, lr, clip_norm):
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if on_nonfinite not in ON_NONFINITE:
-        raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
+        raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got "
+                         f"{on_nonfinite!r}")
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
     if not (isinstance(lr, (int, float, np.floating)) and lr > 0 and math.isfinite(lr)):
@@ -284,5 +291,6 @@ def _check_positive_int(name, value):
 def _n_outputs(run):
     z = run.logits(slice(0, 1))
     if z.ndim != 2:
-        raise ValueError(f"the model must output logits of shape (N, C); it gave shape {z.shape}")
+        raise ValueError(f"the model must output logits of shape (N, C); it gave shape "
+                         f"{z.shape}")
     return z.shape[1]

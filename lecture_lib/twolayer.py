@@ -253,8 +253,9 @@ def contract_jacobian(u, J):
     if J.ndim != 3:
         raise ValueError(f"J must have shape (K2, K1, K2), got {shape_str(J.shape)}")
     if u.shape != (J.shape[0],):
-        raise ValueError(f"u must have shape (K2,) = ({J.shape[0]},) to contract J (K2, K1, K2)"
-                         f" = {shape_str(J.shape)}; got {shape_str(u.shape)}")
+        raise ValueError(f"u must have shape (K2,) = ({J.shape[0]},) to contract J "
+                         f"(K2, K1, K2) = {shape_str(J.shape)}; got "
+                         f"{shape_str(u.shape)}")
     return np.tensordot(u, J, axes=(0, 0))  # sum_k u_k J[k]: (K2,) . (K2, K1, K2) -> (K1, K2)
 
 
@@ -303,16 +304,18 @@ def _check_X(X):
     """X (N, P) of finite real numbers; returns (N, P)."""
     X = np.asarray(X)
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-D with shape (N, P), one observation per row; got shape "
-                         f"{shape_str(X.shape)}" + (" (for one observation use X[None, :])"
+        raise ValueError(f"X must be 2-D with shape (N, P), one observation per row; "
+                         f"got shape {shape_str(X.shape)}" + (" (for one observation "
+                                                              "use X[None, :])"
                                                     if X.ndim == 1 else ""))
     _real("X", X)
     bad = ~np.isfinite(X)
     if bad.any():
         n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
         r, c = np.argwhere(bad)[0]
-        raise ValueError(f"X (N, P) = {shape_str(X.shape)} must be finite; it has {n_nan} NaN "
-                         f"and {n_inf} inf entries, the first at X[{r}, {c}] = {X[r, c]}")
+        raise ValueError(f"X (N, P) = {shape_str(X.shape)} must be finite; it has "
+                         f"{n_nan} NaN and {n_inf} inf entries, the first at X[{r}, "
+                         f"{c}] = {X[r, c]}")
     return X.shape
 
 
@@ -327,14 +330,16 @@ def _check_params(params, X_shape):
                       f"the number of columns of X (N, P) = {shape_str(X_shape)}",
                       {"b1": p["b1"]})
     K2 = _check_layer("W2", p["W2"], ("K1", "K2"), K1,
-                      f"the number of columns of W1 (P, K1) = {shape_str(p['W1'].shape)}",
+                      f"the number of columns of W1 (P, K1) = "
+                      f"{shape_str(p['W1'].shape)}",
                       {"b2": p["b2"], "beta": p["beta"]})
     if p["a"].shape != ():
-        raise ValueError(f"a must be a scalar (shape ()), got shape {shape_str(p['a'].shape)}")
+        raise ValueError(f"a must be a scalar (shape ()), got shape "
+                         f"{shape_str(p['a'].shape)}")
     for k, v in p.items():
         if not np.all(np.isfinite(v)):
-            raise ValueError(f"{k} must be finite; it has {int(np.isnan(v).sum())} NaN and "
-                             f"{int(np.isinf(v).sum())} inf entries")
+            raise ValueError(f"{k} must be finite; it has {int(np.isnan(v).sum())} NaN "
+                             f"and {int(np.isinf(v).sum())} inf entries")
     return K1, K2
 
 
@@ -346,14 +351,14 @@ def _check_layer(name, W, letters, rows, rows_are, vectors):
     if W.ndim != 2 or W.shape[0] != rows:
         cols_hint = str(first.shape[0]) if first.ndim == 1 else c
         hint = " (is it transposed?)" if W.ndim == 2 and W.shape[1] == rows else ""
-        raise ValueError(f"{name} must have shape ({r}, {c}) = ({rows}, {cols_hint}), got "
-                         f"{shape_str(W.shape)}{hint}; {r} = {rows} is {rows_are}")
+        raise ValueError(f"{name} must have shape ({r}, {c}) = ({rows}, {cols_hint}), "
+                         f"got {shape_str(W.shape)}{hint}; {r} = {rows} is {rows_are}")
     cols = W.shape[1]
     for k, v in vectors.items():
         if v.shape != (cols,):
-            raise ValueError(f"{k} must have shape ({c},) = ({cols},), got {shape_str(v.shape)}; "
-                             f"{c} = {cols} is the number of columns of {name} ({r}, {c}) = "
-                             f"{shape_str(W.shape)}")
+            raise ValueError(f"{k} must have shape ({c},) = ({cols},), got "
+                             f"{shape_str(v.shape)}; {c} = {cols} is the number of "
+                             f"columns of {name} ({r}, {c}) = {shape_str(W.shape)}")
     return cols
 
 

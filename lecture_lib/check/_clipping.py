@@ -66,28 +66,33 @@ def _close(list_a, list_b):
 
 def _unpack(result, grads, where):
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        raise CheckFailed(f"{where}: return a pair (clipped, norm): the list of clipped gradients "
-                          f"and the norm before clipping; got {type(result).__name__}"
+        raise CheckFailed(f"{where}: return a pair (clipped, norm): the list of "
+                          f"clipped gradients and the norm before clipping; got "
+                          f"{type(result).__name__}"
                           + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
     clipped, norm = result
     if np.isscalar(clipped) and isinstance(norm, (list, tuple)):
-        raise CheckFailed(f"{where}: the pair is in the wrong order; return (clipped, norm)")
+        raise CheckFailed(f"{where}: the pair is in the wrong order; return (clipped, "
+                          f"norm)")
     try:
         clipped = list(clipped)
     except TypeError:
-        raise CheckFailed(f"{where}: the first element must be a list of arrays, one per "
-                          f"parameter; got {type(clipped).__name__}") from None
+        raise CheckFailed(f"{where}: the first element must be a list of arrays, one "
+                          f"per parameter; got {type(clipped).__name__}") from None
     if len(clipped) != len(grads):
-        raise CheckFailed(f"{where}: {len(grads)} gradients went in but {len(clipped)} came out; "
-                          f"return one clipped array per parameter")
+        raise CheckFailed(f"{where}: {len(grads)} gradients went in but {len(clipped)} "
+                          f"came out; return one clipped array per parameter")
     for i, (a, g) in enumerate(zip(clipped, grads)):
         if np.shape(a) != g.shape:
-            raise CheckFailed(f"{where}: clipped gradient {i} has shape {np.shape(a)}, but it must "
-                              f"keep the parameter's shape {g.shape}; clipping only rescales")
+            raise CheckFailed(f"{where}: clipped gradient {i} has shape {np.shape(a)}, "
+                              f"but it must "
+                              f"keep the parameter's shape {g.shape}; clipping only "
+                              f"rescales")
     try:
         norm = float(norm)
     except (TypeError, ValueError):
-        raise CheckFailed(f"{where}: the norm must be a number, got {type(norm).__name__}") from None
+        raise CheckFailed(f"{where}: the norm must be a number, got "
+                          f"{type(norm).__name__}") from None
     return [np.asarray(a, dtype=np.float64) for a in clipped], norm
 
 
@@ -102,11 +107,12 @@ def clip_by_global_norm(student_fn, seed=0):
         try:
             result = student_fn(grads, c)
         except Exception as err:  # report where it failed, in the student's terms
-            raise CheckFailed(f"{where}: your function raised {type(err).__name__}: {err}") from err
+            raise CheckFailed(f"{where}: your function raised {type(err).__name__}: "
+                              f"{err}") from err
         if any(not np.array_equal(g, o) for g, o in zip(grads, originals)):
-            raise CheckFailed(f"{where}: your function changed the gradients it was given (in "
-                              f"place, e.g. g *= factor). Return new arrays (g * factor) and "
-                              f"leave the inputs as they were.")
+            raise CheckFailed(f"{where}: your function changed the gradients it was "
+                              f"given (in place, e.g. g *= factor). Return new arrays "
+                              f"(g * factor) and leave the inputs as they were.")
         clipped, norm = _unpack(result, originals, where)
         expected, true_norm = _reference(originals, c)
         clipped_ok = _close(clipped, expected)
@@ -117,8 +123,8 @@ def clip_by_global_norm(student_fn, seed=0):
         if not norm_ok:
             hints.append(_norm_hint(norm, true_norm, c))
         raise CheckFailed(f"{where}: " + " ".join(hints))
-    ok("clip_by_global_norm: one common factor min(1, c/||g||) for all parameters, direction "
-       "kept, small gradients untouched, pre-clip norm returned (3 cases)")
+    ok("clip_by_global_norm: one common factor min(1, c/||g||) for all parameters, "
+       "direction kept, small gradients untouched, pre-clip norm returned (3 cases)")
 
 
 def _clipped_hint(clipped, originals, expected, c):
@@ -152,9 +158,10 @@ def _clipped_hint(clipped, originals, expected, c):
                      f"{cos:.4f}, should be 1): clipping by norm only rescales, it "
                      f"never changes the ratios between entries (clipping each entry "
                      f"to [-c, c] would). ")
-    return (direction + f"The clipped gradients differ from min(1, c/||g||) g (relative "
-            f"error per parameter {errors}). Their joint norm is {_norm(clipped):.4g}; it "
-            f"should be {factor * true_norm:.4g}.")
+    return (direction + f"The clipped gradients differ from min(1, c/||g||) g "
+                        f"(relative "
+            f"error per parameter {errors}). Their joint norm is {_norm(clipped):.4g}; "
+            f"it should be {factor * true_norm:.4g}.")
 
 
 def _norm_hint(norm, true_norm, c):

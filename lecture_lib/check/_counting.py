@@ -28,5 +28,7 @@ def parameter_count(student_fn, cases=((784, 128, 10), (784, 128, 128, 10), (3, 
             hint = " The biases belong to the layer's outputs (n_out per layer), not its inputs."
         elif got == expected - biases + sizes[-1] or got == expected - sizes[-1]:
             hint = " The output layer has weights and biases too."
-        raise CheckFailed(f"sizes {list(sizes)}: expected {expected:,} parameters, got {got!r}.{hint}")
-    ok(f"parameter counts correct for {len(cases)} networks, e.g. {list(cases[0])}: {_reference_count(cases[0]):,}")
+        raise CheckFailed(f"sizes {list(sizes)}: expected {expected:,} parameters, got "
+                          f"{got!r}.{hint}")
+    ok(f"parameter counts correct for {len(cases)} networks, e.g. {list(cases[0])}: "
+       f"{_reference_count(cases[0]):,}")

@@ -29,9 +29,9 @@ __all__ = ["engine_op"]
 TOL = 1e-7   # float64: the engine and torch do the same arithmetic up to summation order
 LETTERS = ("x", "y")      # the operation's inputs, as messages name them
 
-NODE_SIGNATURE = ("autodiff.make_node(data, inputs, op_name, backward), where backward(g) receives the "
-                  "upstream gradient g = dL/d out and calls x.add_grad(g * local gradient) for "
-                  "each input x")
+NODE_SIGNATURE = ("autodiff.make_node(data, inputs, op_name, backward), where "
+                  "backward(g) receives the upstream gradient g = dL/d out and calls "
+                  "x.add_grad(g * local gradient) for each input x")
 
 # Input shapes: one op of one input, or of two inputs that broadcast against each other.
 UNARY_SHAPES = (((5,),), ((3, 4),), ((),))
@@ -50,11 +50,13 @@ def _raised(where, what, err, in_backward=False):
     if isinstance(err, TypeError) and "make_node()" in str(err) and "backward" in str(err):
         text += f". Give make_node the backward rule as its fourth argument: {NODE_SIGNATURE}"
     elif in_backward and isinstance(err, TypeError) and "positional argument" in str(err):
-        text += (". The engine calls the backward rule with one argument, the upstream gradient: "
-                 "define it as def _backward(g): ..., and use g where micrograd uses out.grad")
+        text += (". The engine calls the backward rule with one argument, the upstream "
+                 "gradient: define it as def _backward(g): ..., and use g where "
+                 "micrograd uses out.grad")
     elif in_backward and isinstance(err, NameError) and "'out'" in str(err):
-        text += (". The backward rule must not refer to the output: it receives the output's "
-                 "gradient as its argument g (def _backward(g): ..., then x.add_grad(g * ...))")
+        text += (". The backward rule must not refer to the output: it receives the "
+                 "output's gradient as its argument g (def _backward(g): ..., then "
+                 "x.add_grad(g * ...))")
     return CheckFailed(text)
 
 
@@ -94,8 +96,12 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
     arrays = [rng.uniform(low, high, size=s) for s in cases[0]]
     _check_reuse(student_op, torch_op, name, arrays)
     _check_freed(student_op, name, arrays)
-    ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} input shapes"
-       + (", broadcasting included;" if arity == 2 else ";") + " gradients accumulate when it is used twice, and no reference cycle keeps its output alive")
+    ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} "
+       f"input shapes"
+       + (", broadcasting included;" if arity == 2 else ";") + " gradients accumulate "
+                                                               "when it is used twice, "
+                                                               "and no reference cycle "
+                                                               "keeps its output alive")
 
 
 def _run(student_op, name, arrays, where):
@@ -108,8 +114,8 @@ def _run(student_op, name, arrays, where):
     except Exception as err:
         raise _raised(where, name, err) from err
     if not isinstance(out, Tensor):
-        raise CheckFailed(f"{where}: {name} returned {type(out).__name__}, not an engine Tensor; "
-                          f"build the output with {NODE_SIGNATURE}")
+        raise CheckFailed(f"{where}: {name} returned {type(out).__name__}, not an "
+                          f"engine Tensor; build the output with {NODE_SIGNATURE}")
     return xs, out
 
 
@@ -132,19 +138,21 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
 
     # ---- forward
     if out.shape != ref.shape:
-        raise CheckFailed(f"{where}: the FORWARD pass is wrong: the output has shape {out.shape}, "
+        raise CheckFailed(f"{where}: the FORWARD pass is wrong: the output has shape "
+                          f"{out.shape}, "
                           f"torch's has {ref.shape}" + (" (the inputs broadcast to it)" if len(arrays) == 2 else ""))
     forward_error = rel_error(out.data, ref)
     if not forward_error < TOL:
-        raise CheckFailed(f"{where}: the FORWARD pass is wrong: its values differ from torch's by "
-                          f"a relative error of {forward_error:.1e}; the backward pass was not "
-                          f"checked")
+        raise CheckFailed(f"{where}: the FORWARD pass is wrong: its values differ from "
+                          f"torch's by a relative error of {forward_error:.1e}; the "
+                          f"backward pass was not checked")
 
     # ---- backward, with a random upstream gradient
     if not out.requires_grad:
-        raise CheckFailed(f"{where}: the output does not require a gradient, so backward() cannot "
-                          f"reach the inputs. Create it with make_node, which links the output to its "
-                          f"inputs and its backward rule: {NODE_SIGNATURE}")
+        raise CheckFailed(f"{where}: the output does not require a gradient, so "
+                          f"backward() cannot reach the inputs. Create it with "
+                          f"make_node, which links the output to its inputs and its "
+                          f"backward rule: {NODE_SIGNATURE}")
     upstream = rng.standard_normal(ref.shape)
     _backward(out, upstream, where, name)
     tout.backward(torch.tensor(upstream))
@@ -153,7 +161,8 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
         error = rel_error(x.grad, t.grad.numpy())
         if error < TOL:
             continue
-        msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad differs from "
+        msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad "
+               f"differs from "
                f"torch's by a relative error of {error:.1e}; the forward pass is right.")
         # Typical mistakes: the local gradient alone (no upstream factor), a flipped
         # sign.
@@ -161,8 +170,10 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
         torch_op(*ts1).sum().backward()
         local_only = ts1[LETTERS.index(letter)].grad.numpy()
         if rel_error(x.grad, local_only) < 1e-6:
-            msg += (" It equals the local gradient alone: multiply it by the upstream gradient "
-                    "g, the backward rule's argument (the chain rule: local times upstream)")
+            msg += (" It equals the local gradient alone: multiply it by the upstream "
+                    "gradient "
+                    "g, the backward rule's argument (the chain rule: local times "
+                    "upstream)")
         elif rel_error(x.grad, -t.grad.numpy()) < 1e-6:
             msg += " It has the wrong sign"
         raise CheckFailed(msg)
@@ -174,15 +185,17 @@ def _compare_grad(letter, x, want, out, where):
     if x.grad is None:
         rule = ("the output has no backward rule (make_node got None)" if out._grad_fn is None
                 else f"its backward rule never calls {letter}.add_grad")
-        raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None after "
-                          f"backward(): {rule}. Give make_node a rule def _backward(g): ... that "
-                          f"calls {letter}.add_grad(g * local gradient)")
+        raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None "
+                          f"after backward(): {rule}. Give make_node a rule def "
+                          f"_backward(g): ... that calls {letter}.add_grad(g * local "
+                          f"gradient)")
     got = np.asarray(x.grad)
     if got.shape != want.shape:
-        raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad has shape "
-                          f"{got.shape}, but {letter} has shape {want.shape}. An input that was "
-                          f"broadcast gets the SUM of the gradients of all the entries it was "
-                          f"copied to: pass the gradient through {letter}.add_grad, which sums "
+        raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad has "
+                          f"shape {got.shape}, but {letter} has shape {want.shape}. An "
+                          f"input that was broadcast gets the SUM of the gradients of "
+                          f"all the entries it was copied to: pass the gradient "
+                          f"through {letter}.add_grad, which sums "
                           f"it back to {letter}'s shape (the engine's _unbroadcast)")
 
 
@@ -207,11 +220,12 @@ def _check_reuse(student_op, torch_op, name, arrays):
         if error < TOL:
             continue
         if rel_error(got, want / 3) < 1e-6 or rel_error(got, 2 * want / 3) < 1e-6:
-            raise CheckFailed(f"{where}: {letter}.grad holds only one of the two operations' "
-                              f"contributions: gradients must ACCUMULATE. Use "
-                              f"{letter}.add_grad(...) (which adds), never {letter}.grad = ...")
-        raise CheckFailed(f"{where}: {letter}.grad differs from torch's by a relative error of "
-                          f"{error:.1e}")
+            raise CheckFailed(f"{where}: {letter}.grad holds only one of the two "
+                              f"operations' contributions: gradients must ACCUMULATE. "
+                              f"Use {letter}.add_grad(...) (which adds), never "
+                              f"{letter}.grad = ...")
+        raise CheckFailed(f"{where}: {letter}.grad differs from torch's by a relative "
+                          f"error of {error:.1e}")
 
 
 def _check_freed(student_op, name, arrays):
@@ -230,10 +244,13 @@ def _check_freed(student_op, name, arrays):
         if collector_was_on:
             gc.enable()
     if kept_alive:
-        raise CheckFailed(f"{name}: the gradients are right, but its output is not freed when the last "
-                          f"name for it goes: something it refers to refers back to it, most likely "
-                          f"the backward rule reading out.grad (or out.data). That reference cycle "
-                          f"(out -> rule -> out) keeps every finished graph, activations included, in "
-                          f"memory until Python's cycle collector runs. Use the rule's argument g "
-                          f"instead of out.grad (and, if the rule needs the output's values, the "
-                          f"data array, not the output Tensor)")
+        raise CheckFailed(f"{name}: the gradients are right, but its output is not "
+                          f"freed when the last name for it goes: something it refers "
+                          f"to refers back to it, most likely the backward rule "
+                          f"reading out.grad (or out.data). That reference cycle (out "
+                          f"-> rule -> out) keeps every finished graph, activations "
+                          f"included, in "
+                          f"memory until Python's cycle collector runs. Use the rule's "
+                          f"argument g "
+                          f"instead of out.grad (and, if the rule needs the output's "
+                          f"values, the data array, not the output Tensor)")

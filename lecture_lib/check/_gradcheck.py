@@ -51,11 +51,13 @@ def _call(student_fn, x, h, where):
     except Exception as err:  # report, in the student's terms, where it failed
         raise CheckFailed(f"{where}: your function raised {type(err).__name__}: {err}") from err
     if got is None:
-        raise CheckFailed(f"{where}: your function returned None; return the gradient array")
+        raise CheckFailed(f"{where}: your function returned None; return the gradient "
+                          f"array")
     got = np.asarray(got, dtype=np.float64)
     if got.shape != x.shape:
-        raise CheckFailed(f"{where}: the gradient has shape {got.shape}, but it must have the "
-                          f"shape of x, {x.shape} (one partial derivative per coordinate)")
+        raise CheckFailed(f"{where}: the gradient has shape {got.shape}, but it must "
+                          f"have the shape of x, {x.shape} (one partial derivative per "
+                          f"coordinate)")
     return got, before
 
 
@@ -73,22 +75,25 @@ def _diagnose(got, x, h, where):
     err = rel_error(got, exact)
     msg = f"{where}: relative error {err:.1e} against the exact gradient (should be < {_TOL:.0e})."
     if np.all(got == 0):
-        return msg + (" Every entry is 0: f never saw the perturbation. f reads the array x "
-                      "itself, so perturb x in place (x[j] = old + h), not a copy of it.")
+        return msg + (" Every entry is 0: f never saw the perturbation. f reads the "
+                      "array x itself, so perturb x in place (x[j] = old + h), not a "
+                      "copy of it.")
     if rel_error(got, 2 * central) < 1e-6:
         return msg + " Every entry is twice the right value: divide f(x + h e_j) - f(x - h e_j) by 2h, not by h."
     if rel_error(got, 0.5 * central) < 1e-6:
         return msg + " Every entry is half the right value: divide by 2h (not 4h), with steps of +h and -h."
     if rel_error(got, forward) < 1e-6 or rel_error(got, 2 * forward - central) < 1e-6:
         return msg + (" Your values are one-sided (forward or backward) differences, "
-                      "(f(x + h e_j) - f(x)) / h, whose error is of order h (here about "
-                      f"{rel_error(forward, exact):.0e}); the central difference (f(x + h e_j) - "
-                      "f(x - h e_j)) / 2h cancels the h term and is accurate to order h^2.")
+                      "(f(x + h e_j) - f(x)) / h, whose error is of order h (here "
+                      "about "
+                      f"{rel_error(forward, exact):.0e}); the central difference (f(x "
+                      f"+ h e_j) - f(x - h e_j)) / 2h cancels the h term and is "
+                      f"accurate to order h^2.")
     flat = got.reshape(-1)
     if flat.size > 1 and rel_error(flat, np.full_like(flat, flat[0])) < 1e-6 \
             and not rel_error(exact, np.full_like(exact, exact.flat[0])) < 1e-6:
-        return msg + (" All entries are equal: did you perturb every coordinate at once (x + h)? "
-                      "Perturb one coordinate e_j at a time.")
+        return msg + (" All entries are equal: did you perturb every coordinate at "
+                      "once (x + h)? Perturb one coordinate e_j at a time.")
     return msg
 
 
@@ -115,9 +120,10 @@ def numerical_gradient(student_fn, rng=0):
         largest = float(np.max(np.abs(x - before)))
         entries = f"{changed} {'entry' if changed == 1 else 'entries'}"
         if changed and largest > 1e-12:
-            raise CheckFailed(f"{where}: x was changed by your function ({entries}, by up "
-                              f"to {largest:.1e}). Every perturbation must be undone: save "
-                              f"old = x[j], evaluate f at old + h and old - h, then set x[j] = old.")
+            raise CheckFailed(f"{where}: x was changed by your function ({entries}, by "
+                              f"up to {largest:.1e}). Every perturbation must be "
+                              f"undone: save old = x[j], evaluate f at old + h and old "
+                              f"- h, then set x[j] = old.")
         x[...] = before
         err = rel_error(got, _exact(x))
         if not err < _TOL:
@@ -125,9 +131,10 @@ def numerical_gradient(student_fn, rng=0):
         if changed:
             raise CheckFailed(f"{where}: x was not restored exactly ({entries} "
                               f"{'differs' if changed == 1 else 'differ'} by up to "
-                              f"{largest:.0e}). Restoring by arithmetic (x[j] -= h) leaves "
-                              f"rounding errors, because x + h - h is not always x in floating "
-                              f"point: save old = x[j] first and put it back with x[j] = old.")
+                              f"{largest:.0e}). Restoring by arithmetic (x[j] -= h) "
+                              f"leaves rounding errors, because x + h - h is not "
+                              f"always x in floating point: save old = x[j] first and "
+                              f"put it back with x[j] = old.")
 
     # The order of the error: a central difference's error falls 100 times when h falls
     # 10 times.
@@ -138,11 +145,14 @@ def numerical_gradient(student_fn, rng=0):
         errors.append(rel_error(got, _exact(x)))
     order = np.log10(errors[0] / max(errors[1], 1e-300))
     if not order > 1.5:
-        raise CheckFailed(f"With h = 1e-2 the relative error is {errors[0]:.1e}, with h = 1e-3 it is "
-                          f"{errors[1]:.1e}: it shrinks like h^{order:.1f}, but a central difference's "
-                          f"truncation error shrinks like h^2. Are you using a one-sided difference?")
-    ok(f"central differences correct for x of shapes {', '.join(map(str, _SHAPES))} and (400,) "
-       f"(relative error < {_TOL:.0e} at h = {_H:g}; the error shrinks like h^{order:.1f}); x restored exactly")
+        raise CheckFailed(f"With h = 1e-2 the relative error is {errors[0]:.1e}, with "
+                          f"h = 1e-3 it is "
+                          f"{errors[1]:.1e}: it shrinks like h^{order:.1f}, but a "
+                          f"central difference's truncation error shrinks like h^2. "
+                          f"Are you using a one-sided difference?")
+    ok(f"central differences correct for x of shapes {', '.join(map(str, _SHAPES))} "
+       f"and (400,) (relative error < {_TOL:.0e} at h = {_H:g}; the error shrinks like "
+       f"h^{order:.1f}); x restored exactly")
 
 
 # ---------------------------------------------------------------- softmax cross-entropy
@@ -173,34 +183,41 @@ def softmax_cross_entropy_grad(student_fn, rng=0):
             with np.errstate(all="ignore"):
                 got = student_fn(Z.copy(), y.copy())
         except Exception as err:
-            raise CheckFailed(f"{where}: your function raised {type(err).__name__}: {err}") from err
+            raise CheckFailed(f"{where}: your function raised {type(err).__name__}: "
+                              f"{err}") from err
         if got is None:
-            raise CheckFailed(f"{where}: your function returned None; return dZ, an array (N, C)")
+            raise CheckFailed(f"{where}: your function returned None; return dZ, an "
+                              f"array (N, C)")
         got = np.asarray(got, dtype=np.float64)
         if got.shape != (N, C):
             hint = " (is it transposed?)" if got.shape == (C, N) else ""
-            raise CheckFailed(f"{where}: dZ has shape {got.shape}{hint}; it must have the shape of "
-                              f"Z, (N, C) = ({N}, {C})")
+            raise CheckFailed(f"{where}: dZ has shape {got.shape}{hint}; it must have "
+                              f"the shape of Z, (N, C) = ({N}, {C})")
         P, Y = softmax(Z, axis=1), _onehot(y, C)
         ref = (P - Y) / N
         if not np.all(np.isfinite(got)):
-            raise CheckFailed(f"{where}: dZ contains nan or inf. exp(1000) overflows: subtract each "
-                              f"row's maximum from Z before exponentiating (softmax(z) = softmax(z - max z)).")
+            raise CheckFailed(f"{where}: dZ contains nan or inf. exp(1000) overflows: "
+                              f"subtract each "
+                              f"row's maximum from Z before exponentiating (softmax(z) "
+                              f"= softmax(z - max z)).")
         err = rel_error(got, ref)
         if err < _TOL:
             continue
         msg = f"{where}: relative error {err:.1e} against (softmax(Z) - onehot(y)) / N."
         variants = [
-            ((P - Y), f" Every entry is N = {N} times too large: L is the MEAN over the N rows, so divide by N."),
-            (P / N, " You have softmax(Z) / N without the one-hot term: the derivative of -log p_(i, y_i) "
-                    "also has -1 in the column of the true label."),
-            (-ref, " The sign is flipped: dL/dz = p - onehot(y) (the probability of the true class must go up "
-                   "when we step against the gradient)."),
-            ((softmax(Z, axis=0) - Y) / N, " The softmax is taken down each column (axis=0); it runs along each "
+            ((P - Y), f" Every entry is N = {N} times too large: L is the MEAN over "
+                      f"the N rows, so divide by N."),
+            (P / N, " You have softmax(Z) / N without the one-hot term: the derivative "
+                    "of -log p_(i, y_i) also has -1 in the column of the true label."),
+            (-ref, " The sign is flipped: dL/dz = p - onehot(y) (the probability of "
+                   "the true class must go up when we step against the gradient)."),
+            ((softmax(Z, axis=0) - Y) / N, " The softmax is taken down each column "
+                                           "(axis=0); it runs along each "
                                             "row (axis=1): one observation's C logits."),
         ]
         for candidate, hint in variants:
             if rel_error(got, candidate) < 1e-6:
                 raise CheckFailed(msg + hint)
         raise CheckFailed(msg)
-    ok("dZ = (softmax(Z) - onehot(y)) / N on 4 random cases, including logits of size 1000")
+    ok("dZ = (softmax(Z) - onehot(y)) / N on 4 random cases, including logits of size "
+       "1000")

@@ -41,30 +41,34 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
         expected = _reference_depth(factor, threshold)
         got = student_fn(factor, threshold)
         if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer, float, np.floating)):
-            raise CheckFailed(f"factor {factor}, threshold {threshold:g}: expected an integer depth, got {got!r}")
+            raise CheckFailed(f"factor {factor}, threshold {threshold:g}: expected an "
+                              f"integer depth, got {got!r}")
         if got == expected:
             continue
         real = math.log(threshold) / math.log(factor)
         hint = ""
         if float(got) != round(float(got)):
             if abs(got - real) < 1e-6 * real:
-                hint = (f" That is log(threshold)/log(factor) = {real:.4f} itself: a depth is a whole "
-                        f"number of layers, so take the smallest integer above it.")
+                hint = (f" That is log(threshold)/log(factor) = {real:.4f} itself: a "
+                        f"depth is a whole number of layers, so take the smallest "
+                        f"integer above it.")
             else:
                 hint = " A depth is a whole number of layers."
         elif got == expected - 1:
-            hint = (f" With D = {got}, factor**D = {factor ** got:.6g} is still not above {threshold:g}: "
-                    f"round up (math.floor(...) + 1), not down.")
+            hint = (f" With D = {got}, factor**D = {factor ** got:.6g} is still not "
+                    f"above {threshold:g}: round up (math.floor(...) + 1), not down.")
         elif abs(got - math.log10(threshold) / math.log(factor)) < 1.5 or \
                 abs(got - math.log(threshold) / math.log10(factor)) < 1.5:
             hint = " The two logarithms must have the same base (log(threshold) / log(factor))."
         elif abs(got - threshold / (factor - 1)) < 1.5 or abs(got - (threshold - 1) / (factor - 1)) < 1.5:
-            hint = (" That is what a *sum* of D increments would need; a product grows geometrically: "
-                    "solve factor**D > threshold with logarithms.")
-        raise CheckFailed(f"factor {factor}, threshold {threshold:g}: expected D = {expected} "
-                          f"({factor}**{expected} = {factor ** expected:.6g}), got {got!r}.{hint}")
+            hint = (" That is what a *sum* of D increments would need; a product grows "
+                    "geometrically: solve factor**D > threshold with logarithms.")
+        raise CheckFailed(f"factor {factor}, threshold {threshold:g}: expected D = "
+                          f"{expected} ({factor}**{expected} = "
+                          f"{factor ** expected:.6g}), got {got!r}.{hint}")
     f, T = cases[0]
-    ok(f"depths correct for {len(cases)} cases, e.g. {f}**D > {T:g} first at D = {_reference_depth(f, T)}")
+    ok(f"depths correct for {len(cases)} cases, e.g. {f}**D > {T:g} first at D = "
+       f"{_reference_depth(f, T)}")
 
 
 # --- chapter 6: per-layer gradient norms ----------------------------------------------------
@@ -103,7 +107,8 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
         try:
             got = np.asarray(got, dtype=np.float64).ravel()
         except (TypeError, ValueError):
-            raise CheckFailed(f"expected an array of {L} numbers (one per linear layer), got {got!r}") from None
+            raise CheckFailed(f"expected an array of {L} numbers (one per linear "
+                              f"layer), got {got!r}") from None
         if got.shape != (L,):
             hint = ""
             n_hidden = L - 1
@@ -113,30 +118,35 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
                 hint = " The model has ReLU layers too: keep only the Linear layers (they have a W)."
             elif got.size == n_hidden:
                 hint = " The output layer (the logits) is a linear layer too: include it."
-            raise CheckFailed(f"expected {L} norms (the model {[12, 9, 8, 7, 5]} has L = {L} linear "
-                              f"layers), got {got.size}.{hint}")
+            raise CheckFailed(f"expected {L} norms (the model {[12, 9, 8, 7, 5]} has L "
+                              f"= {L} linear layers), got {got.size}.{hint}")
         if rel_error(got, ref) < _TOL:
             again = np.asarray(student_fn(model, X, y), dtype=np.float64).ravel()
             if rel_error(again, 2 * ref) < _TOL:
-                raise CheckFailed("the first call is right, but calling the function a second time on the "
-                                  "same model gives twice the norms: gradients accumulate across "
-                                  "backward() calls; call model.zero_grad() before the backward pass.")
+                raise CheckFailed("the first call is right, but calling the function a "
+                                  "second time on the same model gives twice the "
+                                  "norms: gradients accumulate across backward() "
+                                  "calls; call model.zero_grad() before the backward "
+                                  "pass.")
             if not rel_error(again, ref) < _TOL:
-                raise CheckFailed(f"a second call on the same model gives {_fmt(again)}, not {_fmt(ref)}: "
-                                  "the function must not change the model or depend on earlier calls.")
+                raise CheckFailed(f"a second call on the same model gives "
+                                  f"{_fmt(again)}, not {_fmt(ref)}: "
+                                  "the function must not change the model or depend on "
+                                  "earlier calls.")
             continue
         bias = np.array([np.linalg.norm(db) for db in trace.db])
         close = lambda a: rel_error(got, a) < _TOL                 # noqa: E731
         if close(ref ** 2):
             hint = "those are the squared norms: take the square root (np.linalg.norm does)."
         elif close(ref[::-1]):
-            hint = ("the right norms in reverse order: backward() visits the layers from the last to the "
-                    "first, but the answer lists layer 1 first.")
+            hint = ("the right norms in reverse order: backward() visits the layers "
+                    "from the last to the first, but the answer lists layer 1 first.")
         elif close(np.sqrt(ref ** 2 + bias ** 2)):
             hint = "the bias gradients are included: report only dL/dW_d."
         elif close(N * ref):
-            hint = (f"{N} times too large, and N = {N}: the loss is the MEAN cross-entropy over the "
-                    "batch (softmax_cross_entropy already averages); do not sum it.")
+            hint = (f"{N} times too large, and N = {N}: the loss is the MEAN "
+                    f"cross-entropy over the batch (softmax_cross_entropy already "
+                    f"averages); do not sum it.")
         elif close(ref / N):
             hint = f"{N} times too small, and N = {N}: the loss is divided by N once, not twice."
         elif close(np.array([np.abs(dW).max() for dW in trace.dW])):
@@ -146,7 +156,8 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
         else:
             hint = ("relative error per layer: "
                     + _fmt([rel_error(g, r) for g, r in zip(got, ref)]) + ".")
-        raise CheckFailed(f"seed {seed}: expected norms {_fmt(ref)} (layer 1 first), got {_fmt(got)}: {hint}")
+        raise CheckFailed(f"seed {seed}: expected norms {_fmt(ref)} (layer 1 first), "
+                          f"got {_fmt(got)}: {hint}")
     ok(f"per-layer gradient norms match the reference on {len(seeds)} random networks "
        f"(e.g. {_fmt(ref)} for layers 1..{L})")
 
@@ -185,15 +196,17 @@ def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
         hint = " The weights must be centred at 0"
         if not normal and W.min() >= 0:
             hint += ": draw from U(-a, a), not U(0, a)."
-        raise CheckFailed(f"{kind}: the mean of W is {mean:.3g}, expected about 0.{hint}")
+        raise CheckFailed(f"{kind}: the mean of W is {mean:.3g}, expected about "
+                          f"0.{hint}")
     if abs(var / target - 1) > 0.05:
         hint = next((h for h, v in _variance_mistakes(normal, n_in, n_out).items()
                      if abs(var / v - 1) < 0.05), None)
-        raise CheckFailed(f"{kind}({n_in}, {n_out}): variance of W is {var:.4g}, expected "
-                          f"{target:.4g}" + (f": {hint}." if hint else "."))
+        raise CheckFailed(f"{kind}({n_in}, {n_out}): variance of W is {var:.4g}, "
+                          f"expected {target:.4g}" + (f": {hint}." if hint else "."))
     _check_distribution(W, kind, normal, bound_fn and bound_fn(n_in, n_out))
-    ok(f"{kind}({n_in}, {n_out}, rng): shape {W.shape}, mean {mean:+.1e}, variance {var:.3g} "
-       f"(expected {target:.3g})" + ("" if normal else f", all |W| <= a = {bound_fn(n_in, n_out):.3g}"))
+    ok(f"{kind}({n_in}, {n_out}, rng): shape {W.shape}, mean {mean:+.1e}, variance "
+       f"{var:.3g} (expected {target:.3g})" + ("" if normal else f", all |W| <= a = "
+                                                                 f"{bound_fn(n_in, n_out):.3g}"))
 
 
 def _draw_twice(student_fn, kind, n_in, n_out, seed):
@@ -203,15 +216,15 @@ def _draw_twice(student_fn, kind, n_in, n_out, seed):
     if W.shape != (n_in, n_out):
         hint = ""
         if W.shape == (n_out, n_in):
-            hint = (" That is torch's layout (out, in); the book's W is (n_in, n_out), so that a batch "
-                    "h: (N, n_in) multiplies it as h @ W.")
-        raise CheckFailed(f"{kind}({n_in}, {n_out}, rng): expected shape (n_in, n_out) = {(n_in, n_out)}, "
-                          f"got {W.shape}.{hint}")
+            hint = (" That is torch's layout (out, in); the book's W is (n_in, n_out), "
+                    "so that a batch h: (N, n_in) multiplies it as h @ W.")
+        raise CheckFailed(f"{kind}({n_in}, {n_out}, rng): expected shape (n_in, n_out) "
+                          f"= {(n_in, n_out)}, got {W.shape}.{hint}")
     W2 = np.asarray(student_fn(n_in, n_out, np.random.default_rng(seed)))
     if not np.array_equal(W, W2):
-        raise CheckFailed(f"two calls with generators seeded alike gave different matrices: draw every "
-                          f"number from the rng argument (rng.normal / rng.uniform), not from np.random "
-                          f"or torch.")
+        raise CheckFailed(f"two calls with generators seeded alike gave different "
+                          f"matrices: draw every number from the rng argument "
+                          f"(rng.normal / rng.uniform), not from np.random or torch.")
     return W.astype(np.float64)
 
 
@@ -220,26 +233,29 @@ def _variance_mistakes(normal, i, o):
     o."""
     if normal:
         return {
-            "your variance is 2/n_out: you swapped fan-in and fan-out (He uses the fan-in, "
-            "the number of inputs of each unit, W.shape[0])": 2 / o,
-            "that is 1/n_in: He's factor 2 is missing (a ReLU zeroes half of its inputs)": 1 / i,
+            "your variance is 2/n_out: you swapped fan-in and fan-out (He uses the "
+            "fan-in, the number of inputs of each unit, W.shape[0])": 2 / o,
+            "that is 1/n_in: He's factor 2 is missing (a ReLU zeroes half of its "
+            "inputs)": 1 / i,
             "that is Glorot's 2/(n_in + n_out), not He's 2/n_in": 2 / (i + o),
             "the variance is 1: the weights are not scaled at all": 1.0,
-            "std vs variance mix-up: you passed the variance 2/n_in as numpy's scale, which is "
-            "the standard deviation; use scale=sqrt(2/n_in)": (2 / i) ** 2,
-            "std vs variance mix-up: the variance came out as sqrt(2/n_in), the standard "
-            "deviation; the standard deviation is sqrt(2/n_in), so the variance is 2/n_in": math.sqrt(2 / i),
+            "std vs variance mix-up: you passed the variance 2/n_in as numpy's scale, "
+            "which is the standard deviation; use scale=sqrt(2/n_in)": (2 / i) ** 2,
+            "std vs variance mix-up: the variance came out as sqrt(2/n_in), the "
+            "standard deviation; the standard deviation is sqrt(2/n_in), so the "
+            "variance is 2/n_in": math.sqrt(2 / i),
         }
     return {
         "that is He's 2/n_in: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / i,
         "that is 2/n_out: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / o,
-        "the bound is sqrt(2/(n_in + n_out)), the standard deviation: U(-a, a) has variance "
-        "a^2/3, so the bound must be sqrt(3) times larger, sqrt(6/(n_in + n_out))": 2 / (i + o) / 3,
+        "the bound is sqrt(2/(n_in + n_out)), the standard deviation: U(-a, a) has "
+        "variance a^2/3, so the bound must be sqrt(3) times larger, sqrt(6/(n_in + "
+        "n_out))": 2 / (i + o) / 3,
         "the bound is 6/(n_in + n_out): the square root is missing": (6 / (i + o)) ** 2 / 3,
-        "std vs variance mix-up: the bound is the variance 2/(n_in + n_out); U(-a, a) has "
-        "variance a^2/3, so a = sqrt(6/(n_in + n_out))": (2 / (i + o)) ** 2 / 3,
-        "that is a normal with standard deviation sqrt(6/(n_in + n_out)): Glorot-uniform "
-        "draws U(-a, a) with that a, whose variance is a^2/3": 6 / (i + o),
+        "std vs variance mix-up: the bound is the variance 2/(n_in + n_out); U(-a, a) "
+        "has variance a^2/3, so a = sqrt(6/(n_in + n_out))": (2 / (i + o)) ** 2 / 3,
+        "that is a normal with standard deviation sqrt(6/(n_in + n_out)): "
+        "Glorot-uniform draws U(-a, a) with that a, whose variance is a^2/3": 6 / (i + o),
         "the variance is 1: the weights are not scaled at all": 1.0,
         "the variance is 1/3: that is U(-1, 1), unscaled": 1 / 3,
     }
@@ -251,12 +267,15 @@ def _check_distribution(W, kind, normal, bound):
     kurt = _kurtosis(W)
     if normal and abs(kurt - 3) > 0.3:
         what = "uniform" if abs(kurt - 1.8) < 0.3 else f"not normal (kurtosis {kurt:.2f}, a normal has 3)"
-        raise CheckFailed(f"{kind}: the variance is right but the draws look {what}: He's initializer "
-                          f"draws from a normal distribution (rng.normal).")
+        raise CheckFailed(f"{kind}: the variance is right but the draws look {what}: "
+                          f"He's initializer draws from a normal distribution "
+                          f"(rng.normal).")
     if not normal:
         if np.abs(W).max() > bound * (1 + 1e-12):
-            raise CheckFailed(f"{kind}: some |W| = {np.abs(W).max():.4g} exceed the bound "
-                              f"a = sqrt(6/(n_in + n_out)) = {bound:.4g}: draw from U(-a, a), not a normal.")
+            raise CheckFailed(f"{kind}: some |W| = {np.abs(W).max():.4g} exceed the "
+                              f"bound a = sqrt(6/(n_in + n_out)) = {bound:.4g}: draw "
+                              f"from U(-a, a), not a normal.")
         if abs(kurt - 1.8) > 0.2:
-            raise CheckFailed(f"{kind}: the variance is right but the draws are not uniform (kurtosis "
-                              f"{kurt:.2f}, a uniform has 1.8): use rng.uniform(-a, a, size).")
+            raise CheckFailed(f"{kind}: the variance is right but the draws are not "
+                              f"uniform (kurtosis {kurt:.2f}, a uniform has 1.8): use "
+                              f"rng.uniform(-a, a, size).")

@@ -67,14 +67,15 @@ def _scale_hint(c, N, what="dz = (sigmoid(z) - y) / N"):
     """Say what a gradient off by the factor c means, or None."""
     near = lambda v: rel_error(c, v) < TOL                         # noqa: E731
     if near(N):
-        return (f"it is N = {N} times too large: the loss is the MEAN over the N observations, "
-                f"so the 1/N belongs in the gradient ({what}); you summed instead of averaging")
+        return (f"it is N = {N} times too large: the loss is the MEAN over the N "
+                f"observations, so the 1/N belongs in the gradient ({what}); you "
+                f"summed instead of averaging")
     if near(1 / N):
         return (f"it is N = {N} times too small: the 1/N of the mean was applied twice "
                 f"(it enters once, in dz, and every gradient below inherits it)")
     if near(-1):
-        return ("it has the wrong sign: dL/dz = sigmoid(z) - y (prediction minus label), "
-                "not y - sigmoid(z)")
+        return ("it has the wrong sign: dL/dz = sigmoid(z) - y (prediction minus "
+                "label), not y - sigmoid(z)")
     if near(-N):
         return f"it has the wrong sign AND is N = {N} times too large (a sum instead of a mean)"
     return f"it is exactly {c:.4g} times the correct gradient: a constant factor is off"
@@ -132,22 +133,27 @@ def reference_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="
 def _shape_hint(name, got_shape, want_shape, sizes):
     N, P, K1, K2 = sizes
     if len(want_shape) == 2 and got_shape == want_shape[::-1]:
-        return (f"d{name} has shape {shape_str(SHAPE_LETTERS[name][::-1])} = {shape_str(got_shape)}, "
-                f"expected {_lettered(name, want_shape)}: you computed its transpose; "
-                f"use {FORMULA[name]}")
+        return (f"d{name} has shape {shape_str(SHAPE_LETTERS[name][::-1])} = "
+                f"{shape_str(got_shape)}, expected {_lettered(name, want_shape)}: you "
+                f"computed its transpose; use {FORMULA[name]}")
     if name in ("b1", "b2", "beta") and len(got_shape) == 2 and got_shape[0] == N:
-        return (f"d{name} has shape (N, {SHAPE_LETTERS[name][0]}) = {shape_str(got_shape)}, expected "
-                f"{_lettered(name, want_shape)}: one row per observation; a parameter's "
+        return (f"d{name} has shape (N, {SHAPE_LETTERS[name][0]}) = "
+                f"{shape_str(got_shape)}, expected "
+                f"{_lettered(name, want_shape)}: one row per observation; a "
+                f"parameter's "
                 f"gradient sums the observations' contributions: {FORMULA[name]}")
     if name == "a" and got_shape == (N,):
-        return (f"da has shape (N,) = {shape_str(got_shape)}, expected () (a scalar): sum the "
+        return (f"da has shape (N,) = {shape_str(got_shape)}, expected () (a scalar): "
+                f"sum the "
                 f"observations' contributions, {FORMULA['a']}")
     if N in got_shape and got_shape.count(N) == 2:
-        return (f"d{name} has shape {shape_str(got_shape)}, expected {_lettered(name, want_shape)}: "
-                f"an (N, N) = ({N}, {N}) array appears when an (N,) vector meets an (N, 1) "
-                f"column and numpy broadcasts them; keep dz of shape (N,)")
-    return (f"d{name} has shape {shape_str(got_shape)}, expected {_lettered(name, want_shape)} "
-            f"(a gradient has the shape of what it differentiates)")
+        return (f"d{name} has shape {shape_str(got_shape)}, expected "
+                f"{_lettered(name, want_shape)}: an (N, N) = ({N}, {N}) array appears "
+                f"when an (N,) vector meets an (N, 1) column and numpy broadcasts "
+                f"them; keep dz of shape (N,)")
+    return (f"d{name} has shape {shape_str(got_shape)}, expected "
+            f"{_lettered(name, want_shape)} (a gradient has the shape of what it "
+            f"differentiates)")
 
 
 def _error_table(got, ref, keys):
@@ -188,16 +194,18 @@ def gradients(student_backward, layer2="relu", cases=CASES, rng=0):
         ref = (twolayer.backward(params, X, y) if layer2 == "relu"
                else reference_backward(params, X, y, layer2="tanh"))
         describe = (f"N, P, K1, K2 = {N}, {P}, {K1}, {K2}: X {shape_str(X.shape)}, "
-                    f"W1 {shape_str((P, K1))}, W2 {shape_str((K1, K2))}, beta {shape_str((K2,))}")
+                    f"W1 {shape_str((P, K1))}, W2 {shape_str((K1, K2))}, beta "
+                    f"{shape_str((K2,))}")
         got = _call(student_backward,
                     ({k: v.copy() for k, v in params.items()}, X.copy(), y.copy()), describe)
         if not hasattr(got, "keys"):
-            raise CheckFailed(f"backward must return a dict with the keys W1, b1, W2, b2, beta, a; "
-                              f"got {type(got).__name__}")
+            raise CheckFailed(f"backward must return a dict with the keys W1, b1, W2, "
+                              f"b2, beta, a; got {type(got).__name__}")
         missing = [k for k in CHAIN_ORDER if k != "X" and k not in got]
         if missing:
-            raise CheckFailed(f"the returned dict lacks the key(s) {', '.join(missing)} "
-                              f"(expected W1, b1, W2, b2, beta, a; X is optional)")
+            raise CheckFailed(f"the returned dict lacks the key(s) "
+                              f"{', '.join(missing)} (expected W1, b1, W2, b2, beta, "
+                              f"a; X is optional)")
         keys = [k for k in CHAIN_ORDER if k in got]
         got = {k: np.asarray(got[k], dtype=np.float64) for k in keys}
         for k in keys:
@@ -225,16 +233,19 @@ def _value_hint(k, g, params, X, y, N, layer2):
     variants = [
         (dict(mask2=False), f"you left out the {local} of layer 2: dq2 = dh2 * "
                             + ("(1 - h2**2)" if layer2 == "tanh" else "(q2 > 0)")
-                            + (" (a mask taken from h2 >= 0 is always true, i.e. no mask)" if layer2 == "relu" else "")),
-        (dict(mask1=False), "you left out the ReLU mask of layer 1: dq1 = dh1 * (q1 > 0)"),
+                            + (" (a mask taken from h2 >= 0 is always true, i.e. no "
+                               "mask)" if layer2 == "relu" else "")),
+        (dict(mask1=False), "you left out the ReLU mask of layer 1: dq1 = dh1 * (q1 > "
+                            "0)"),
         (dict(mask1=False, mask2=False), "you left out the ReLU masks of both layers"),
     ]
     if layer2 == "tanh":
         relu_ref = reference_backward(params, X, y, layer2="relu")[k]
         variants_relu = rel_error(g, relu_ref) < TOL
         if variants_relu:
-            return (f"d{k} is wrong: it is the gradient of the ReLU network; with h2 = tanh(q2) "
-                    f"the local gradient of layer 2 is 1 - h2**2, not the mask (q2 > 0)")
+            return (f"d{k} is wrong: it is the gradient of the ReLU network; with h2 = "
+                    f"tanh(q2) the local gradient of layer 2 is 1 - h2**2, not the "
+                    f"mask (q2 > 0)")
     for switches, hint in variants:
         if rel_error(g, reference_backward(params, X, y, layer2=layer2, **switches)[k]) < TOL:
             return f"d{k} is wrong: {hint}."
@@ -242,9 +253,9 @@ def _value_hint(k, g, params, X, y, N, layer2):
     c = _scale_factor(g, ref)
     if c is not None:
         return f"d{k} is wrong: {_scale_hint(c, N)}."
-    return (f"d{k} is wrong (relative error {rel_error(g, ref):.1e}) and not by a simple "
-            f"factor, a missing mask or a transposition; compare each line with the chain "
-            f"dz -> d{k} step by step (expected: {FORMULA[k]})")
+    return (f"d{k} is wrong (relative error {rel_error(g, ref):.1e}) and not by a "
+            f"simple factor, a missing mask or a transposition; compare each line with "
+            f"the chain dz -> d{k} step by step (expected: {FORMULA[k]})")
 
 
 # ------------------------------------------------------------------------- single steps
@@ -254,11 +265,13 @@ def _check_one(fn, name, args, ref, letters, formula, describe, extra_variants=(
     got = np.asarray(got, dtype=np.float64)
     if got.shape != ref.shape:
         if ref.ndim == 2 and got.shape == ref.shape[::-1]:
-            raise CheckFailed(f"{name} has shape {shape_str(letters[::-1])} = {shape_str(got.shape)}, "
-                              f"expected {shape_str(letters)} = {shape_str(ref.shape)}: you computed "
-                              f"its transpose; use {formula}")
-        raise CheckFailed(f"{name} has shape {shape_str(got.shape)}, expected {shape_str(letters)} = "
-                          f"{shape_str(ref.shape)}; use {formula}")
+            raise CheckFailed(f"{name} has shape {shape_str(letters[::-1])} = "
+                              f"{shape_str(got.shape)}, expected {shape_str(letters)} "
+                              f"= {shape_str(ref.shape)}: you computed its transpose; "
+                              f"use {formula}")
+        raise CheckFailed(f"{name} has shape {shape_str(got.shape)}, expected "
+                          f"{shape_str(letters)} = {shape_str(ref.shape)}; use "
+                          f"{formula}")
     err = rel_error(got, ref)
     if err < TOL:
         return
@@ -271,13 +284,13 @@ def _check_one(fn, name, args, ref, letters, formula, describe, extra_variants=(
             if rel_error(c, value) < TOL:
                 raise CheckFailed(f"{name} is wrong: {hint}")
     if c is not None:
-        raise CheckFailed(f"{name} is wrong: it is exactly {c:.4g} times the correct value; "
-                          f"use {formula}")
+        raise CheckFailed(f"{name} is wrong: it is exactly {c:.4g} times the correct "
+                          f"value; use {formula}")
     raise CheckFailed(f"{name} is wrong (relative error {err:.1e}); expected {formula}")
 
 
-_DOUBLE_N = ("the 1/N of the mean loss is already inside the upstream gradient (it entered in "
-             "dz = (sigmoid(z) - y)/N); do not divide by N again")
+_DOUBLE_N = ("the 1/N of the mean loss is already inside the upstream gradient (it "
+             "entered in dz = (sigmoid(z) - y)/N); do not divide by N again")
 
 
 def grad_W1(student_fn, cases=CASES, rng=0):
@@ -338,12 +351,14 @@ def grad_b1(student_fn, cases=CASES, rng=0):
         got_describe = f"dq1 {shape_str(dq1.shape)}"
         got = np.asarray(_call(student_fn, (dq1.copy(),), got_describe))
         if got.shape == (N,):
-            raise CheckFailed(f"db1 has shape (N,) = ({N},), expected (K1,) = ({K1},): you summed "
-                              f"over the units (axis=1); sum over the observations, dq1.sum(axis=0)")
+            raise CheckFailed(f"db1 has shape (N,) = ({N},), expected (K1,) = ({K1},): "
+                              f"you summed over the units (axis=1); sum over the "
+                              f"observations, dq1.sum(axis=0)")
         _check_one(lambda d: got, "db1", (dq1,), dq1.sum(axis=0), ("K1",), "dq1.sum(axis=0)",
                    got_describe,
-                   scale_hints=[(1 / N, "you averaged over the observations (mean), but the "
-                                        "1/N is already inside dq1: the bias gradient is the "
+                   scale_hints=[(1 / N, "you averaged over the observations (mean), "
+                                        "but the 1/N is already inside dq1: the bias "
+                                        "gradient is the "
                                         "SUM of the observations' contributions, "
                                         "dq1.sum(axis=0)"),
                                 (N, "it is N times too large")])
@@ -363,14 +378,15 @@ def relu_backward(student_fn, cases=CASES, rng=0):
         _check_one(student_fn, "dq", (dh.copy(), q.copy()), dh * (q > 0), ("N", "K"),
                    "dh * (q > 0)", f"dh {shape_str(dh.shape)}, q {shape_str(q.shape)}",
                    extra_variants=[
-                       (dh, "it equals the upstream gradient dh: the ReLU mask (q > 0) is "
-                            "missing (a mask taken from h = relu(q) >= 0 is always true)"),
+                       (dh, "it equals the upstream gradient dh: the ReLU mask (q > 0) "
+                            "is missing (a mask taken from h = relu(q) >= 0 is always "
+                            "true)"),
                        (dh * (dh > 0), "the mask must come from the forward input q "
                                        "(q > 0), not from the upstream gradient dh"),
-                       ((q > 0).astype(float), "it is the mask alone: multiply the upstream "
-                                               "gradient by it, dh * (q > 0)"),
-                       (np.maximum(dh, 0), "relu(dh) is not the backward pass: keep dh where "
-                                           "q > 0, dh * (q > 0)")])
+                       ((q > 0).astype(float), "it is the mask alone: multiply the "
+                                               "upstream gradient by it, dh * (q > 0)"),
+                       (np.maximum(dh, 0), "relu(dh) is not the backward pass: keep dh "
+                                           "where q > 0, dh * (q > 0)")])
     ok(f"dq = dh * (q > 0) correct on {len(cases)} random cases")
 
 
@@ -396,37 +412,46 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=0):
         describe = f"W {shape_str(W.shape)}, b a float, X {shape_str(X.shape)}, y {shape_str(y.shape)}"
         out = _call(student_fn, (W.copy(), b, X.copy(), y.copy()), describe)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise CheckFailed(f"logreg_grads must return the pair (dW, db); got {type(out).__name__}")
+            raise CheckFailed(f"logreg_grads must return the pair (dW, db); got "
+                              f"{type(out).__name__}")
         dW, db = (np.asarray(v, dtype=np.float64) for v in out)
         where = f"On {describe}:\n"
         if dW.shape != (P, 1):
             if dW.shape == (1, P):
-                hint = (f"dW has shape (1, P) = (1, {P}), expected (P, 1) = ({P}, 1): you "
-                        f"computed its transpose; use X.T @ (p - y) with p - y a column")
+                hint = (f"dW has shape (1, P) = (1, {P}), expected (P, 1) = ({P}, 1): "
+                        f"you computed its transpose; use X.T @ (p - y) with p - y a "
+                        f"column")
             elif dW.shape == (P,):
-                hint = (f"dW has shape (P,) = ({P},), expected (P, 1) = ({P}, 1), the shape of "
-                        f"W: reshape it, dW.reshape(-1, 1)")
+                hint = (f"dW has shape (P,) = ({P},), expected (P, 1) = ({P}, 1), the "
+                        f"shape of W: reshape it, dW.reshape(-1, 1)")
             elif dW.shape in ((P, N), (N, N)) or N in dW.shape:
-                hint = (f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, 1): X @ W is "
-                        f"an (N, 1) column and y an (N,) vector, and (N, 1) - (N,) broadcasts to "
-                        f"(N, N); use y.reshape(-1, 1) (or X @ W[:, 0])")
+                hint = (f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, "
+                        f"1): X @ W is an (N, 1) column and y an (N,) vector, and (N, "
+                        f"1) - (N,) broadcasts to (N, N); use y.reshape(-1, 1) (or X @ "
+                        f"W[:, 0])")
             else:
                 hint = f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, 1), the shape of W"
             raise CheckFailed(where + hint)
         if db.size != 1:
-            hint = (f"db has shape {shape_str(db.shape)}, expected a scalar: b is added to every "
-                    f"observation, so sum the contributions, (p - y).sum() / N")
+            hint = (f"db has shape {shape_str(db.shape)}, expected a scalar: b is "
+                    f"added to every observation, so sum the contributions, (p - "
+                    f"y).sum() / N")
             raise CheckFailed(where + hint)
         for name, got, ref in (("dW", dW, dW_ref), ("db", db.reshape(()), np.asarray(db_ref))):
             if rel_error(got, ref) < TOL:
                 continue
             c = _scale_factor(got, ref)
             if c is not None:
-                raise CheckFailed(where + f"{name} is wrong: " + _scale_hint(c, N, "(p - y) / N"))
-            raise CheckFailed(where + f"{name} is wrong (relative error {rel_error(got, ref):.1e}); "
+                raise CheckFailed(where + f"{name} is wrong: " + _scale_hint(c, N, "(p "
+                                                                                   "- "
+                                                                                   "y) "
+                                                                                   "/ N"))
+            raise CheckFailed(where + f"{name} is wrong (relative error "
+                                      f"{rel_error(got, ref):.1e}); "
                               f"expected dW = X.T @ (sigmoid(X @ W + b) - y) / N, "
                               f"db = (sigmoid(X @ W + b) - y).sum() / N")
-    ok(f"dW and db correct on {len(cases)} random data sets (N != P), e.g. N, P = {cases[0][0]}, {cases[0][1]}")
+    ok(f"dW and db correct on {len(cases)} random data sets (N != P), e.g. N, P = "
+       f"{cases[0][0]}, {cases[0][1]}")
 
 
 def tanh_backward(student_fn, rng=0):
@@ -441,19 +466,20 @@ def tanh_backward(student_fn, rng=0):
         out, up = np.tanh(rng.normal(size=shape) * 1.5), rng.normal(size=shape)
         ref = (1 - out ** 2) * up
         _check_one(student_fn, "the gradient", (out.copy(), up.copy()), ref, ("...",) * len(shape),
-                   "(1 - out**2) * upstream", f"out {shape_str(shape)}, upstream {shape_str(shape)}",
+                   "(1 - out**2) * upstream", f"out {shape_str(shape)}, upstream "
+                                              f"{shape_str(shape)}",
                    extra_variants=[
                        ((1 - np.tanh(out) ** 2) * up,
                         "you applied tanh to the output again: the argument is already "
                         "out = tanh(u), so the local gradient is 1 - out**2"),
-                       (1 - out ** 2, "it is the local gradient alone: multiply it by the "
-                                      "upstream gradient"),
-                       (out * (1 - out) * up, "out * (1 - out) is the derivative of the "
-                                              "sigmoid; for tanh it is 1 - out**2"),
+                       (1 - out ** 2, "it is the local gradient alone: multiply it by "
+                                      "the upstream gradient"),
+                       (out * (1 - out) * up, "out * (1 - out) is the derivative of "
+                                              "the sigmoid; for tanh it is 1 - out**2"),
                        ((1 - out) ** 2 * up, "(1 - out)**2 is not 1 - out**2"),
                    ],
-                   scale_hints=[(-1, "the sign is flipped: d tanh(u)/du = 1 - tanh(u)**2 "
-                                     "is positive")])
+                   scale_hints=[(-1, "the sign is flipped: d tanh(u)/du = 1 - "
+                                     "tanh(u)**2 is positive")])
     ok("tanh backward: (1 - out**2) * upstream correct on random inputs")
 
 
@@ -470,23 +496,28 @@ def reused_node(student_fn, rng=0):
         x, y = (float(v) for v in rng.normal(size=2) * 2)
         got = _call(student_fn, (x, y), f"x = {x:.3f}, y = {y:.3f}")
         if not (isinstance(got, (tuple, list)) and len(got) == 2):
-            raise CheckFailed(f"return the pair (dg_dx, dg_dy); got {type(got).__name__}")
+            raise CheckFailed(f"return the pair (dg_dx, dg_dy); got "
+                              f"{type(got).__name__}")
         dx, dy = (float(np.asarray(v).reshape(())) for v in got)
         where = f"At x = {x:.3f}, y = {y:.3f}: "
         if not rel_error(dy, x) < TOL:
-            raise CheckFailed(where + f"dg/dy = {dy:.4g}, expected x = {x:.4g} (the local "
+            raise CheckFailed(where + f"dg/dy = {dy:.4g}, expected x = {x:.4g} (the "
+                                      f"local "
                               f"gradient of s = x + y is 1, the upstream dg/ds is x)")
         if rel_error(dx, 2 * x + y) < TOL:
             continue
         if rel_error(dx, x + y) < TOL:
-            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x + y counts only the path where x is "
-                              f"the second factor; x also enters s = x + y, which adds x: "
-                              f"dg/dx = (x + y) + x")
+            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x + y counts only the path "
+                                      f"where x is "
+                              f"the second factor; x also enters s = x + y, which adds "
+                              f"x: dg/dx = (x + y) + x")
         if rel_error(dx, x) < TOL:
-            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x counts only the path through "
-                              f"s = x + y; x is also the second factor of s * x, which adds "
-                              f"s = x + y: dg/dx = x + (x + y)")
-        raise CheckFailed(where + f"dg/dx = {dx:.4g}, expected {2 * x + y:.4g}: add the "
+            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x counts only the path "
+                                      f"through "
+                              f"s = x + y; x is also the second factor of s * x, which "
+                              f"adds s = x + y: dg/dx = x + (x + y)")
+        raise CheckFailed(where + f"dg/dx = {dx:.4g}, expected {2 * x + y:.4g}: add "
+                                  f"the "
                           f"contributions of both paths from x to g")
     ok("dg/dx = 2x + y and dg/dy = x: both paths through the reused x add up")
 
@@ -501,30 +532,36 @@ def jacobian_memory(student_fn, cases=((128, 128, 4), (32, 16, 4), (100, 50, 8),
     """
     for K1, K2, nb in cases:
         want_j, want_o = K2 * K1 * K2 * nb, K1 * K2 * nb
-        out = _call(student_fn, (K1, K2, nb), f"K1 = {K1}, K2 = {K2}, bytes_per_number = {nb}")
+        out = _call(student_fn, (K1, K2, nb), f"K1 = {K1}, K2 = {K2}, bytes_per_number "
+                                              f"= {nb}")
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise CheckFailed(f"return the pair (jacobian_bytes, outer_bytes); got {type(out).__name__}")
+            raise CheckFailed(f"return the pair (jacobian_bytes, outer_bytes); got "
+                              f"{type(out).__name__}")
         jac, outer = (float(v) for v in out)
         where = f"K1 = {K1}, K2 = {K2}, {nb} bytes per number: "
         if outer != want_o:
             hint = (" (that is in bits: multiply entries by bytes, not bits)" if outer == want_o * 8
                     else " (forgot the bytes per number?)" if outer == K1 * K2 else "")
-            raise CheckFailed(where + f"outer_bytes = {outer:g}, expected K1 * K2 * bytes = {want_o:g}: "
+            raise CheckFailed(where + f"outer_bytes = {outer:g}, expected K1 * K2 * "
+                                      f"bytes = {want_o:g}: "
                               f"the outer product has the shape of W2, (K1, K2){hint}")
         if jac == want_j:
             continue
         if jac == want_o:
-            hint = ("that is the size of the outer product, i.e. of the gradient itself; the "
-                    "Jacobian holds one (K1, K2) slice for EACH of the K2 outputs q2_k")
+            hint = ("that is the size of the outer product, i.e. of the gradient "
+                    "itself; the Jacobian holds one (K1, K2) slice for EACH of the K2 "
+                    "outputs q2_k")
         elif jac == K1 * K1 * K2 * nb:
-            hint = ("the Jacobian has one (K1, K2) slice per output q2_k, and there are K2 "
-                    "outputs, not K1: K2 * K1 * K2 entries")
+            hint = ("the Jacobian has one (K1, K2) slice per output q2_k, and there "
+                    "are K2 outputs, not K1: K2 * K1 * K2 entries")
         elif jac == K2 * K1 * K2:
             hint = "that is the number of entries; multiply by the bytes per number"
         elif jac == want_j * 8:
             hint = "that is in bits; a byte has 8 bits"
         else:
             hint = "count the entries of a (K2, K1, K2) array, times the bytes per number"
-        raise CheckFailed(where + f"jacobian_bytes = {jac:g}, expected {want_j:g}: {hint}")
-    ok(f"memory correct, e.g. K1 = K2 = 128 in float32: Jacobian {128 ** 3 * 4 / 1e6:.1f} MB, "
-       f"outer product {128 ** 2 * 4 / 1e3:.1f} kB (a factor K2 = 128)")
+        raise CheckFailed(where + f"jacobian_bytes = {jac:g}, expected {want_j:g}: "
+                                  f"{hint}")
+    ok(f"memory correct, e.g. K1 = K2 = 128 in float32: Jacobian "
+       f"{128 ** 3 * 4 / 1e6:.1f} MB, outer product {128 ** 2 * 4 / 1e3:.1f} kB (a "
+       f"factor K2 = 128)")

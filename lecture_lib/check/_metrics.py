@@ -57,15 +57,19 @@ def _hint(probs, y, got_loss, got_error, loss, error):
             -loss,
         "the log loss summed over observations instead of averaged (missing 1/N)":
             loss * N,
-        "the log loss averaged over all N*C entries: average over the N observations only":
+        "the log loss averaged over all N*C entries: average over the N observations "
+        "only":
             loss / probs.shape[1],
-        "-log of the probability of the *predicted* class; the loss uses the probability of the *true* class":
+        "-log of the probability of the *predicted* class; the loss uses the "
+        "probability of the *true* class":
             float(-np.log(np.clip(probs.max(axis=1), np.finfo(probs.dtype).eps, 1)).mean()),
-        "a binary cross-entropy summed over all classes; the softmax loss has only the true class's term":
+        "a binary cross-entropy summed over all classes; the softmax loss has only the "
+        "true class's term":
             float(-(onehot * np.log(clipped) + (1 - onehot) * np.log(1 - clipped)).sum(axis=1).mean()),
         "log base 10: the log loss uses the natural logarithm":
             float(-np.log10(p_true).mean()),
-        "probabilities clipped at 1e-15 (older scikit-learn); clip at eps = np.finfo(probs.dtype).eps":
+        "probabilities clipped at 1e-15 (older scikit-learn); clip at eps = "
+        "np.finfo(probs.dtype).eps":
             float(-np.log(np.clip(probs[np.arange(N), y], 1e-15, 1 - 1e-15)).mean()),
     }
     if not rel_error(got_loss, loss) < _TOL:
@@ -73,8 +77,9 @@ def _hint(probs, y, got_loss, got_error, loss, error):
             if rel_error(got_loss, value) < 1e-6:
                 return f" Your log loss looks like {what}."
         if not math.isfinite(got_loss):
-            return (" One observation has probability 0 for its true class: clip the probabilities to "
-                    "[eps, 1 - eps] with eps = np.finfo(probs.dtype).eps before taking the log.")
+            return (" One observation has probability 0 for its true class: clip the "
+                    "probabilities to [eps, 1 - eps] with eps = "
+                    "np.finfo(probs.dtype).eps before taking the log.")
         return ""
     if rel_error(got_error, 1 - error) < _TOL:
         return " Your error rate is the accuracy: count the *mismatches* argmax p_i != y_i."
@@ -91,13 +96,15 @@ def log_loss_and_error(student_fn, seed=0):
     for probs, y in _cases(rng):
         got = student_fn(probs.copy(), y.copy())
         if not (isinstance(got, tuple) and len(got) == 2):
-            raise CheckFailed(f"return a pair (log_loss, error), got {type(got).__name__}: {got!r}")
+            raise CheckFailed(f"return a pair (log_loss, error), got "
+                              f"{type(got).__name__}: {got!r}")
         got_loss, got_error = float(got[0]), float(got[1])
         loss, error = _reference(probs, y)
-        where = f"N = {len(y)}, C = {probs.shape[1]}" + (", with a zero probability for a true class"
+        where = f"N = {len(y)}, C = {probs.shape[1]}" + (", with a zero probability "
+                                                         "for a true class"
                                                          if (probs[np.arange(len(y)), y] == 0).any() else "")
         if not (rel_error(got_loss, loss) < _TOL and rel_error(got_error, error) < _TOL):
-            raise CheckFailed(f"{where}: expected log loss {loss:.6f} and error {error:.4f}, got "
-                              f"{got_loss:.6f} and {got_error:.4f}." + _hint(probs, y, got_loss, got_error, loss, error))
+            raise CheckFailed(f"{where}: expected log loss {loss:.6f} and error "
+                              f"{error:.4f}, got {got_loss:.6f} and {got_error:.4f}." + _hint(probs, y, got_loss, got_error, loss, error))
     ok("log loss and error rate match sklearn's definitions on 4 cases, "
        "including a zero probability for the true class")
