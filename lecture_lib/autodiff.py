@@ -38,8 +38,8 @@ import numpy as np
 
 from . import functional as F
 
-__all__ = ["Tensor", "make_node", "no_grad", "topological_order", "relu", "sigmoid", "tanh",
-           "exp", "log", "log_softmax", "softmax_cross_entropy",
+__all__ = ["Tensor", "make_node", "no_grad", "topological_order", "relu", "sigmoid",
+           "tanh", "exp", "log", "log_softmax", "softmax_cross_entropy",
            "binary_cross_entropy_with_logits"]
 
 _grad_enabled = True
@@ -67,7 +67,8 @@ def _unbroadcast(grad, shape):
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)                       # axes broadcasting put in front
-    stretched = [lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1]
+    stretched = [lead + i for i, n in enumerate(shape)
+                 if n == 1 and grad.shape[lead + i] != 1]
     return grad.sum(axis=tuple(range(lead)) + tuple(stretched)).reshape(shape)
 
 
@@ -77,7 +78,7 @@ _sigmoid = F.sigmoid     # the stable logistic function on arrays (an older name
 class Tensor:
     """A node of the graph: ``data`` (numpy array), ``grad`` (same shape, or None)."""
 
-    __array_ufunc__ = None     # make numpy defer: ndarray + Tensor calls Tensor.__radd__
+    __array_ufunc__ = None     # numpy defers: ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, _prev=(), _op="", _grad_fn=None):
         data = np.asarray(data.data if isinstance(data, Tensor) else data)
@@ -86,7 +87,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._prev = _prev                  # the inputs this node was computed from
         self._op = _op                      # the operation's name, for printing graphs
-        self._grad_fn = _grad_fn            # the operation's _backward(g); None for a leaf
+        self._grad_fn = _grad_fn            # the operation's _backward(g); None: a leaf
 
     def _backward(self):
         """Pass this node's gradient on to its inputs, by its operation's rule."""
@@ -117,14 +118,16 @@ class Tensor:
 
     def _lift(self, other):
         """Wrap a constant (number or array) as a Tensor with this tensor's dtype."""
-        return other if isinstance(other, Tensor) else Tensor(np.asarray(other, self.dtype))
+        if isinstance(other, Tensor):
+            return other
+        return Tensor(np.asarray(other, self.dtype))
 
     def add_grad(self, g):
         """Accumulate ``g``, summed back to this tensor's shape, into ``self.grad``."""
         g = _unbroadcast(g, self.shape).astype(self.dtype, copy=False)
         self.grad = g if self.grad is None else self.grad + g
 
-    # --- elementwise arithmetic (with broadcasting) -------------------------------------
+    # --- elementwise arithmetic (with broadcasting) -----------------------------------
     def __add__(self, other):
         other = self._lift(other)
         data = self.data + other.data
@@ -152,7 +155,7 @@ class Tensor:
     def __truediv__(self, other):
         other = self._lift(other)
         data = self.data / other.data
-        def _backward(g):                                   # d(a/b)/db = -a/b^2 = -(a/b)/b
+        def _backward(g):                           # d(a/b)/db = -a/b^2 = -(a/b)/b
             if self.requires_grad:  self.add_grad(g / other.data)
             if other.requires_grad: other.add_grad(-g * data / other.data)
         return make_node(data, (self, other), "/", _backward)
@@ -166,7 +169,8 @@ class Tensor:
         if not isinstance(exponent, (int, float, np.integer, np.floating)):
             raise TypeError(f"Tensor ** exponent needs a number exponent, got "
                             f"{type(exponent).__name__}")
-        exponent = exponent.item() if isinstance(exponent, np.generic) else exponent  # keep dtype
+        if isinstance(exponent, np.generic):        # a Python number keeps the dtype
+            exponent = exponent.item()
         data = self.data ** exponent
         def _backward(g):
             self.add_grad(g * exponent * self.data ** (exponent - 1))
@@ -178,7 +182,7 @@ class Tensor:
     def __rtruediv__(self, other): return self._lift(other) / self
     def __rmatmul__(self, other):  return self._lift(other) @ self
 
-    # --- matrix product and shapes -------------------------------------------------------
+    # --- matrix product and shapes ----------------------------------------------------
     def __matmul__(self, other):
         r"""``A @ B`` for 1-D and 2-D operands; $\partial L/\partial A = G B^\top$,
         $\partial L/\partial B = A^\top G$."""
@@ -204,7 +208,8 @@ class Tensor:
         return make_node(self.data.T, (self,), "T", _backward)
 
     def reshape(self, *shape):
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
         def _backward(g):
             self.add_grad(g.reshape(self.shape))
         return make_node(self.data.reshape(shape), (self,), "reshape", _backward)
@@ -216,19 +221,20 @@ class Tensor:
             self.add_grad(dx)
         return make_node(self.data[index], (self,), "[]", _backward)
 
-    # --- reductions ------------------------------------------------------------------------
+    # --- reductions -------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
-        def _backward(g):                                   # every summand gets the sum's gradient
+        def _backward(g):                   # every summand gets the sum's gradient
             g = g if keepdims or axis is None else np.expand_dims(g, axis)
             self.add_grad(np.broadcast_to(g, self.shape))
-        return make_node(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum", _backward)
+        data = self.data.sum(axis=axis, keepdims=keepdims)
+        return make_node(data, (self,), "sum", _backward)
 
     def mean(self, axis=None, keepdims=False):
         axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
         count = int(np.prod([self.shape[a] for a in axes]))
         return self.sum(axis=axis, keepdims=keepdims) / count
 
-    # --- backpropagation -------------------------------------------------------------------
+    # --- backpropagation --------------------------------------------------------------
     def backward(self, grad=None):
         r"""Fill ``.grad`` of every node this one depends on that requires a gradient.
 
@@ -246,19 +252,21 @@ class Tensor:
                                  f"reduce it (e.g. .sum()) or pass grad=, an array of "
                                  f"shape {self.shape}")
             grad = np.ones_like(self.data)
-        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+        grad = grad.data if isinstance(grad, Tensor) else grad
+        grad = np.asarray(grad, dtype=self.dtype)
         if grad.shape != self.shape:
             raise ValueError(f"backward(grad): grad has shape {grad.shape}, the output "
                              f"has shape {self.shape}")
 
         # Phase 1: every node that needs a gradient, each after the nodes it was
         # computed from.
-        order = topological_order(self, requires_grad_only=True, first_input_first=False)
+        order = topological_order(self, requires_grad_only=True,
+                                  first_input_first=False)
         # Phase 2: seed the output, then from the output backwards each node passes its
         # gradient on to its inputs (by then it has received everything from its users).
         for node in order:
             if node._prev:
-                node.grad = None            # an intermediate's gradient is this pass's only
+                node.grad = None        # an intermediate's gradient is this pass's only
         self.add_grad(grad)
         for node in reversed(order):
             node._backward()
@@ -305,7 +313,7 @@ def _tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-# --- elementwise functions -----------------------------------------------------------------
+# --- elementwise functions ------------------------------------------------------------
 def relu(x):
     """max(x, 0); its derivative is taken to be 0 at x = 0 (as torch)."""
     x = _tensor(x)
@@ -347,7 +355,7 @@ def log(x):
     return make_node(np.log(x.data), (x,), "log", _backward)
 
 
-# --- softmax and losses --------------------------------------------------------------------
+# --- softmax and losses ---------------------------------------------------------------
 def log_softmax(x, axis=-1):
     r"""$z_j - \log\sum_k e^{z_k}$, with the row maximum subtracted first so nothing
     overflows.

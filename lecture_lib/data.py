@@ -33,7 +33,8 @@ __all__ = ["DataError", "load_mnist", "DEFAULT_DATA_DIR", "DATA_ENV", "FILES", "
 
 #: ``data/mnist`` of the repository this package lives in.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
-#: The environment variable naming another folder with the four files and ``SHA256SUMS``.
+#: The environment variable naming another folder with the four files and
+#: ``SHA256SUMS``.
 DATA_ENV = "LECTURE_LIB_DATA"
 
 #: split -> (images file, labels file, number of images)
@@ -90,11 +91,12 @@ def _read_verified(path: Path, expected: dict[str, str]) -> bytes:
         )
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError) as err:  # a file whose checksum was recomputed after damage
+    except (OSError, EOFError) as err:  # a checksum recomputed after the damage
         raise DataError(f"{path}: not a valid gzip file ({err})") from err
 
 
-def _parse_idx(path: Path, buf: bytes, magic: int, shape: tuple[int, ...]) -> np.ndarray:
+def _parse_idx(path: Path, buf: bytes, magic: int,
+               shape: tuple[int, ...]) -> np.ndarray:
     """Check the IDX header of ``buf`` against ``magic`` and ``shape``; return the uint8
     data."""
     header_len = 4 + 4 * len(shape)
@@ -129,7 +131,8 @@ def _find_data_dir(data_dir) -> Path:
     elif env:
         path, source = Path(env), f"the environment variable {DATA_ENV}"
     else:
-        path, source = DEFAULT_DATA_DIR, "the repository's data/mnist next to lecture_lib"
+        path = DEFAULT_DATA_DIR
+        source = "the repository's data/mnist next to lecture_lib"
     if path.is_dir():
         return path
     raise DataError(
@@ -176,8 +179,10 @@ def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
     images_name, labels_name, n = FILES[split]
 
     images_path, labels_path = data_dir / images_name, data_dir / labels_name
-    images = _parse_idx(images_path, _read_verified(images_path, expected), _IMAGE_MAGIC, (n, _ROWS, _COLS))
-    labels = _parse_idx(labels_path, _read_verified(labels_path, expected), _LABEL_MAGIC, (n,))
+    images = _parse_idx(images_path, _read_verified(images_path, expected),
+                        _IMAGE_MAGIC, (n, _ROWS, _COLS))
+    labels = _parse_idx(labels_path, _read_verified(labels_path, expected),
+                        _LABEL_MAGIC, (n,))
     if labels.max() > 9:
         raise DataError(f"{labels_path}: labels must be digits 0-9, found "
                         f"{int(labels.max())}")
@@ -188,9 +193,9 @@ def load_mnist(split: str = "train", *, data_dir=None, normalize: bool = True,
 
 
 # ---------------------------------------------------------------------- the binary task
-#: The book's binary task (chapters 2-5), the book's own choice (the lecture has none): tell a 3
-#: (y = 1) from a 5 (y = 0). The two digits share most of their strokes, so the task is not
-#: trivial, yet a small network learns it.
+#: The book's binary task (chapters 2-5), the book's own choice (the lecture has none):
+#: tell a 3 (y = 1) from a 5 (y = 0). The two digits share most of their strokes, so the
+#: task is not trivial, yet a small network learns it.
 BINARY_DIGITS = (3, 5)
 
 
@@ -225,10 +230,11 @@ def binary_task(X: np.ndarray, digits: np.ndarray, n: int | None = None,
 
 
 # --------------------------------------------------------------------- validation split
-#: Images held out of the 60,000 training images for every choice the book makes (a threshold, a
-#: learning rate, the best network). 10,000, the size of the test set: the standard error of an
-#: error rate near 2% is then about 0.14 percentage points, small enough to tell apart choices
-#: that differ by half a point, and 50,000 images are left to fit on.
+#: Images held out of the 60,000 training images for every choice the book makes (a
+#: threshold, a learning rate, the best network). 10,000, the size of the test set: the
+#: standard error of an error rate near 2% is then about 0.14 percentage points, small
+#: enough to tell apart choices that differ by half a point, and 50,000 images are left
+#: to fit on.
 N_VALIDATION = 10_000
 #: Seed of the permutation that picks them (numpy's PCG64 ``default_rng``).
 VALIDATION_SEED = 0
@@ -248,7 +254,8 @@ def validation_indices(n_train: int = 60_000, n_validation: int = N_VALIDATION,
     return np.sort(np.random.default_rng(seed).permutation(n_train)[:n_validation])
 
 
-def train_validation_split(X: np.ndarray, y: np.ndarray, n_validation: int = N_VALIDATION,
+def train_validation_split(X: np.ndarray, y: np.ndarray,
+                           n_validation: int = N_VALIDATION,
                            seed: int = VALIDATION_SEED):
     """Split the training set into a part to fit on and a validation part to choose
     with.

@@ -54,7 +54,8 @@ def softmax_cross_entropy(z, y):
 
     $$
         L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}, \qquad
-        \frac{\partial L}{\partial z} = \frac{\mathrm{softmax}(z) - \mathrm{onehot}(y)}{N}.
+        \frac{\partial L}{\partial z}
+            = \frac{\mathrm{softmax}(z) - \mathrm{onehot}(y)}{N}.
     $$
 
     Returns ``(L, p)``: L a numpy scalar of z's dtype, p = softmax(z) (N, C), a fresh

@@ -29,9 +29,11 @@ GRAD_KEYS = ("W1", "b1", "W2", "b2", "beta", "a", "X")
 # Rows of check_twolayer's table: from the top of the chain (the loss end) down to the
 # input.
 TABLE_ORDER = CHAIN_ORDER
-DEFAULT_TOL = 1e-7  # float64: hand, engine and torch agree to ~1e-12; finite differences to ~1e-9
-#: cs231n's floor of :func:`rel_error`: entries with |a| + |b| below it are judged by their
-#: absolute difference (divided by the floor), so two near-zero entries never divide 0 by 0.
+# float64: hand, engine and torch agree to ~1e-12; finite differences to ~1e-9
+DEFAULT_TOL = 1e-7
+#: cs231n's floor of :func:`rel_error`: entries with |a| + |b| below it are judged by
+#: their absolute difference (divided by the floor), so two near-zero entries never
+#: divide 0 by 0.
 REL_ERROR_FLOOR = 1e-8
 
 
@@ -155,7 +157,7 @@ def rel_error(a, b, floor=REL_ERROR_FLOOR, ignore_nan=True):
         a, b = a[keep], b[keep]
     if a.size == 0:
         return float("nan")
-    with np.errstate(invalid="ignore"):        # an inf entry gives NaN (inf / inf), silently
+    with np.errstate(invalid="ignore"):    # an inf entry gives NaN (inf/inf), silently
         return float(np.max(np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))))
 
 
@@ -233,7 +235,8 @@ def _grads_engine(p, X, y):
     z = h2 @ t["beta"] + t["a"]               # (N,)
     L = binary_cross_entropy_with_logits(z, Tensor(y))
     L.backward()
-    grads = {k: np.asarray(v.grad, dtype=np.float64).reshape(p[k].shape) for k, v in t.items()}
+    grads = {k: np.asarray(v.grad, dtype=np.float64).reshape(p[k].shape)
+             for k, v in t.items()}
     grads["X"] = np.asarray(tX.grad, dtype=np.float64).reshape(X.shape)
     return grads
 
@@ -254,7 +257,8 @@ def _grads_torch(p, X, y):
     import torch
     import torch.nn.functional as F
 
-    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p.items()}
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+         for k, v in p.items()}
     tX = torch.tensor(X, dtype=torch.float64, requires_grad=True)
     q1 = tX @ t["W1"] + t["b1"]               # (N, K1)
     h1 = torch.relu(q1)

@@ -33,8 +33,9 @@ __all__ = ["graph_nodes", "graph_edges", "local_gradient", "node_table", "chain_
 
 # How an operation is written inside its circle (anything not listed is shown as its
 # name).
-OP_SYMBOLS = {"+": "+", "-": "\u2212", "*": "\u00d7", "/": "\u00f7", "@": "@", "neg": "\u2212",
-              "sigmoid": "\u03c3", "tanh": "tanh", "relu": "relu", "exp": "exp", "log": "log",
+OP_SYMBOLS = {"+": "+", "-": "\u2212", "*": "\u00d7", "/": "\u00f7", "@": "@",
+              "neg": "\u2212", "sigmoid": "\u03c3", "tanh": "tanh", "relu": "relu",
+              "exp": "exp", "log": "log",
               "T": "\u1d40", "sum": "\u03a3", "bce_with_logits": "BCE",
               "cross_entropy": "CE", "log_softmax": "log sm"}
 
@@ -226,7 +227,8 @@ def chain_table(output, names=None, digits=4, max_entries=4):
             rows.append({
                 "gradient of": _label(p, lookup),
                 "through": f"{_label(node, lookup)} = {node._op}(\u2026)",
-                "local gradient": "(Jacobian)" if node.data.size != 1 else _fmt_array(local, digits, max_entries),
+                "local gradient": ("(Jacobian)" if node.data.size != 1
+                                   else _fmt_array(local, digits, max_entries)),
                 "upstream": _fmt_array(node.grad, digits, max_entries),
                 "= gradient": _fmt_array(contributions[id(p)], digits, max_entries),
             })
@@ -300,20 +302,22 @@ def _box_text(node, lookup, show_shape, show_values, show_grads, digits):
     if name is not None:
         lines.append(name)
     elif not node._op and not node.requires_grad and node.data.size == 1:
-        lines.append(_fmt_array(node.data, digits))            # a constant: its value is its name
+        lines.append(_fmt_array(node.data, digits))     # a constant: its value names it
         return "\n".join(lines)
     if show_shape:
         lines.append(_fmt_shape(node.shape))
     if show_values:
-        lines.append(f"= {_fmt_array(node.data, digits, max_entries=3, one_line=False)}")
+        value = _fmt_array(node.data, digits, max_entries=3, one_line=False)
+        lines.append(f"= {value}")
     if show_grads and node.grad is not None:
         lines.append(f"grad "
                      f"{_fmt_array(node.grad, digits, max_entries=3, one_line=False)}")
     return "\n".join(lines) if lines else " "
 
 
-def draw_graph(output, names=None, show_values=False, show_grads=False, show_shapes=True,
-               ax=None, title=None, align_leaves=False, digits=3, fontsize=9):
+def draw_graph(output, names=None, show_values=False, show_grads=False,
+               show_shapes=True, ax=None, title=None, align_leaves=False, digits=3,
+               fontsize=9):
     """Draw the computational graph of ``output`` (an engine Tensor) with matplotlib.
 
     Value nodes are rounded boxes (labelled with the name from ``names`` if any, the
@@ -338,7 +342,8 @@ def draw_graph(output, names=None, show_values=False, show_grads=False, show_sha
     nodes = graph_nodes(output)
     col, row, n_cols, n_rows = _layout(nodes, align_leaves)
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(4.0, 0.95 * n_cols + 1.0), max(2.0, 1.1 * n_rows + 0.8)))
+        size = (max(4.0, 0.95 * n_cols + 1.0), max(2.0, 1.1 * n_rows + 0.8))
+        _, ax = plt.subplots(figsize=size)
     artists = _draw_items(ax, output, nodes, col, row, lookup,
                           (show_shapes, show_values, show_grads, digits), fontsize)
     for n in nodes:
@@ -376,8 +381,8 @@ def _draw_items(ax, output, nodes, col, row, lookup, box_options, fontsize):
             style = dict(boxstyle="round,pad=0.35", fc=fc,
                          ec="#3c4f76" if node.requires_grad else "#888888", lw=1.2)
             gid = f"value:{text.splitlines()[0]}"
-        artists[(kind, nid)] = ax.text(*xy, text, ha="center", va="center", fontsize=fontsize,
-                                       bbox=style, gid=gid, zorder=3)
+        artists[(kind, nid)] = ax.text(*xy, text, ha="center", va="center",
+                                       fontsize=fontsize, bbox=style, gid=gid, zorder=3)
     return artists
 
 

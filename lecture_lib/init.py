@@ -26,8 +26,8 @@ The variances, and why (with $n_\text{in}$ = fan-in, $n_\text{out}$ = fan-out):
 """
 import numpy as np
 
-__all__ = ["standard_normal", "glorot_normal", "glorot_uniform", "he_normal", "torch_default",
-           "INITIALIZERS"]
+__all__ = ["standard_normal", "glorot_normal", "glorot_uniform", "he_normal",
+           "torch_default", "INITIALIZERS"]
 
 
 def standard_normal(n_in, n_out, rng=None):
@@ -61,8 +61,8 @@ def torch_default(n_in, n_out, rng=None):
     return np.random.default_rng(rng).uniform(-bound, bound, (n_in, n_out))
 
 
-#: name -> initializer; ``Linear(..., init=name)`` looks names up here. PyTorch's default is
-#: ``"torch"`` (the function :func:`torch_default`).
+#: name -> initializer; ``Linear(..., init=name)`` looks names up here. PyTorch's
+#: default is ``"torch"`` (the function :func:`torch_default`).
 INITIALIZERS = {
     "standard_normal": standard_normal,
     "glorot_normal": glorot_normal,

@@ -11,8 +11,8 @@ import numpy as np
 from .autodiff import Tensor, relu, tanh
 from .init import INITIALIZERS, torch_default
 
-__all__ = ["Module", "Linear", "ReLU", "Tanh", "Sequential", "mlp", "from_torch", "to_torch",
-           "softmax_network"]
+__all__ = ["Module", "Linear", "ReLU", "Tanh", "Sequential", "mlp", "from_torch",
+           "to_torch", "softmax_network"]
 
 
 class Module:
@@ -47,7 +47,8 @@ class Linear(Module):
             init = INITIALIZERS[init]
         rng = np.random.default_rng(rng)
         self.n_in, self.n_out = n_in, n_out
-        self.W = Tensor(np.asarray(init(n_in, n_out, rng), dtype=dtype), requires_grad=True)
+        W = np.asarray(init(n_in, n_out, rng), dtype=dtype)
+        self.W = Tensor(W, requires_grad=True)
         if self.W.shape != (n_in, n_out):
             raise ValueError(f"init returned shape {self.W.shape}, expected (n_in, "
                              f"n_out) = {(n_in, n_out)}")
@@ -123,7 +124,8 @@ class Sequential(Module):
         return len(self.layers)
 
     def __repr__(self):
-        return "Sequential(\n" + "".join(f"  ({i}): {layer!r}\n" for i, layer in enumerate(self.layers)) + ")"
+        body = "".join(f"  ({i}): {layer!r}\n" for i, layer in enumerate(self.layers))
+        return "Sequential(\n" + body + ")"
 
 
 def mlp(sizes, init="torch", rng=None, dtype=np.float32, activation=ReLU):
@@ -140,7 +142,7 @@ def mlp(sizes, init="torch", rng=None, dtype=np.float32, activation=ReLU):
     return Sequential(*layers[:-1])
 
 
-# --- weight exchange with torch (torch is imported only when these are called) ---------------
+# --- weight exchange with torch (torch is imported only when these are called) --------
 def from_torch(torch_module, dtype=None):
     """An engine copy of a ``torch.nn.Linear``, ``ReLU``, ``Tanh`` or a ``Sequential``
     of them, with the same weights (copied, transposed to ``W: (n_in, n_out)``).

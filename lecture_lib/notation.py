@@ -8,8 +8,9 @@ has the shape of what it differentiates, so ``dW1`` is (P, K1) like ``W1``.
 #: The shape of each array of the two-layer network, in the lecture's letters.
 SHAPE_LETTERS = {"a": (), "beta": ("K2",), "b2": ("K2",), "W2": ("K1", "K2"),
                  "b1": ("K1",), "W1": ("P", "K1"), "X": ("N", "P")}
-#: The same arrays from the top of the chain (the loss end) down to the input: the order in
-#: which backpropagation reaches them, and in which a wrong gradient spoils those below it.
+#: The same arrays from the top of the chain (the loss end) down to the input: the order
+#: in which backpropagation reaches them, and in which a wrong gradient spoils those
+#: below it.
 CHAIN_ORDER = ("a", "beta", "b2", "W2", "b1", "W1", "X")
 
 

@@ -15,7 +15,8 @@ __all__ = ["SGD", "Adam", "clip_grad_norm", "clip_grad_value"]
 
 
 def _as_list(params):
-    params = [params] if hasattr(params, "data") and hasattr(params, "grad") else list(params)
+    one = hasattr(params, "data") and hasattr(params, "grad")
+    params = [params] if one else list(params)
     if not params:
         raise ValueError("the optimizer got an empty parameter list")
     return params
@@ -88,7 +89,7 @@ class Adam(_Optimizer):
                 self.m[i], self.v[i] = np.zeros_like(p.data), np.zeros_like(p.data)
             self.t[i] += 1
             m, v, t = self.m[i], self.v[i], self.t[i]
-            m += (1 - beta1) * (g - m)                   # = beta1 m + (1 - beta1) g, as torch's lerp
+            m += (1 - beta1) * (g - m)      # = beta1 m + (1 - beta1) g: torch's lerp
             v *= beta2
             v += (1 - beta2) * g * g
             step_size = self.lr / (1 - beta1 ** t)

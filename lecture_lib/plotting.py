@@ -28,8 +28,8 @@ def show_digits(X, y, per_class: int = 8, classes=range(10), rng=None, title=Non
     images = X.reshape(-1, 28, 28)
     rng = np.random.default_rng(0 if rng is None else rng)
     classes = list(classes)
-    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.75, len(classes) * 0.8),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(classes), per_class, squeeze=False,
+                             figsize=(per_class * 0.75, len(classes) * 0.8))
     for row, k in enumerate(classes):
         idx = rng.choice(np.flatnonzero(y == k), size=per_class, replace=False)
         for col, i in enumerate(idx):

@@ -15,7 +15,7 @@ class _NotebookLine:
     shows it as one display that is updated in place. A plain stream would store every
     state, and the rendered book would show each as a line of its own."""
 
-    encoding = "utf-8"                      # tqdm draws unicode blocks only for a unicode file
+    encoding = "utf-8"              # tqdm draws unicode blocks only for a unicode file
 
     def __init__(self, display=None):
         if display is None:

@@ -62,8 +62,9 @@ class History:
     """What ``fit`` recorded.
 
     step_loss   mean cross-entropy of each minibatch, one per optimizer step
-    epoch_loss  mean training loss over each epoch (the step losses weighted by batch size)
-    grad_norm   2-norm of all gradients stacked into one vector, per step, BEFORE clipping
+    epoch_loss  mean training loss over each epoch (step losses weighted by batch size)
+    grad_norm   2-norm of all gradients stacked into one vector, per step, BEFORE
+                clipping
     seconds     wall time of the whole run
     diverged_at the step (from 0) whose loss or gradient was not finite, else None
     message     what went wrong, else None
@@ -124,13 +125,15 @@ class History:
         return out
 
     def __repr__(self):
-        state = f"diverged at step {self.diverged_at}" if self.diverged else f"final loss {self.final_loss:.4g}"
-        return f"History(epochs={self.epochs}, steps={self.steps}, {state}, seconds={self.seconds:.1f})"
+        state = (f"diverged at step {self.diverged_at}" if self.diverged
+                 else f"final loss {self.final_loss:.4g}")
+        return (f"History(epochs={self.epochs}, steps={self.steps}, {state}, "
+                f"seconds={self.seconds:.1f})")
 
 
-# --- the loop -----------------------------------------------------------------------------------
-def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None, seed=0,
-        on_nonfinite="raise", progress=True, desc=None):
+# --- the loop -------------------------------------------------------------------------
+def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None,
+        seed=0, on_nonfinite="raise", progress=True, desc=None):
     r"""Train ``model`` in place by minibatch ``optimizer`` on the mean softmax
     cross-entropy.
 
@@ -173,12 +176,14 @@ def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None
     with np.errstate(over="ignore", invalid="ignore"):
         try:
             for epoch in bar:
-                total = _epoch(run, rng.permutation(N), batch_size, clip_norm, history, epoch)
+                perm = rng.permutation(N)
+                total = _epoch(run, perm, batch_size, clip_norm, history, epoch)
                 if total is None:
                     history.seconds = time.perf_counter() - start
                     if on_nonfinite == "raise":
-                        raise NonFiniteLossError(history.message, step=history.diverged_at,
-                                                 epoch=epoch, history=history)
+                        raise NonFiniteLossError(history.message, epoch=epoch,
+                                                 step=history.diverged_at,
+                                                 history=history)
                     bar.close()
                     print(history.message)
                     return history
@@ -235,7 +240,7 @@ def evaluate(model, X, y, batch_size=10_000):
     return {"log_loss": float(nll / len(y)), "error": wrong / len(y)}
 
 
-# --- validation ---------------------------------------------------------------------------------
+# --- validation -----------------------------------------------------------------------
 def _to_numpy(a):
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 
@@ -255,7 +260,8 @@ def _check_data(X, y):
     if X.shape[0] == 0:
         raise ValueError("X and y are empty")
     if y.dtype.kind not in "iu":
-        raise ValueError(f"y must hold integer class labels 0..C-1, got dtype {y.dtype}")
+        raise ValueError(f"y must hold integer class labels 0..C-1, got dtype "
+                         f"{y.dtype}")
     return X, y
 
 
@@ -284,7 +290,8 @@ def _check_options(optimizer, on_nonfinite, epochs, batch_size, lr, clip_norm):
 
 
 def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
 
 

@@ -31,7 +31,8 @@ The derivative of relu at exactly 0 is taken as 0 (``q > 0`` as the mask), which
 """
 import numpy as np
 
-from .functional import sigmoid  # noqa: F401  (twolayer.sigmoid: the stable logistic function)
+# twolayer.sigmoid is the stable logistic function of lecture_lib.functional
+from .functional import sigmoid  # noqa: F401
 from .init import glorot_normal
 from .notation import shape_str
 
@@ -69,7 +70,7 @@ def init_params(P, K1, K2, rng=None, dtype=np.float64):
         "b1": rng.normal(0.0, 0.1, size=K1),
         "W2": glorot_normal(K1, K2, rng),
         "b2": rng.normal(0.0, 0.1, size=K2),
-        "beta": glorot_normal(K2, 1, rng)[:, 0],     # the (K2, 1) layer to the single logit
+        "beta": glorot_normal(K2, 1, rng)[:, 0],     # the (K2, 1) layer to the logit
         "a": np.asarray(rng.normal(0.0, 0.1)),
     }
     return {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
@@ -164,18 +165,20 @@ def backward(params, X, y):
 
     $$
     \begin{aligned}
-        dz &= (\sigma(z) - y)/N, & da &= \textstyle\sum_i dz_i, & d\beta &= h_2^\top dz, \\
+        dz &= (\sigma(z) - y)/N, & da &= \textstyle\sum_i dz_i, &
+            d\beta &= h_2^\top dz, \\
         dh_2 &= dz\,\beta^\top, & dq_2 &= dh_2 \odot [q_2 > 0], &
             db_2 &= \textstyle\sum_i dq_{2,i}, \quad dW_2 = h_1^\top dq_2, \\
         dh_1 &= dq_2 W_2^\top, & dq_1 &= dh_1 \odot [q_1 > 0], &
-            db_1 &= \textstyle\sum_i dq_{1,i}, \quad dW_1 = X^\top dq_1, \quad dX = dq_1 W_1^\top.
+            db_1 &= \textstyle\sum_i dq_{1,i}, \quad dW_1 = X^\top dq_1, \quad
+            dX = dq_1 W_1^\top.
     \end{aligned}
     $$
 
     $dW_2 = h_1^\top dq_2 = \sum_i h_{1,i}\, dq_{2,i}^\top$ is the outer product of one
     observation's input to the layer and its upstream gradient, summed over observations
-    (see :func:`jacobian_q2_wrt_W2` for where the outer product comes from). The relu mask
-    $[q > 0]$ is 0 at $q = 0$ exactly, as in torch.
+    (see :func:`jacobian_q2_wrt_W2` for where the outer product comes from). The relu
+    mask $[q > 0]$ is 0 at $q = 0$ exactly, as in torch.
     """
     _check(params, X, y)
     return _backward(params, X, y)
@@ -189,18 +192,18 @@ def _backward(params, X, y):
     y = np.asarray(y, dtype=z.dtype)
     N = X.shape[0]
 
-    dz = (sigmoid(z) - y) / N          # dL/dz_i = (sigma(z_i) - y_i)/N           (N,)
-    da = dz.sum()                      # z = h2 beta + a: dL/da = sum_i dz_i        ()
-    dbeta = h2.T @ dz                  # dL/dbeta = h2^T dz:    (K2, N)(N,)      -> (K2,)
-    dh2 = np.outer(dz, beta)           # dL/dh2 = dz beta^T:    (N,) x (K2,)     -> (N, K2)
-    dq2 = dh2 * (q2 > 0)               # relu mask [q2 > 0]:    (N, K2)
-    db2 = dq2.sum(axis=0)              # dL/db2 = sum_i dq2_i:  (N, K2)          -> (K2,)
-    dW2 = h1.T @ dq2                   # dL/dW2 = h1^T dq2:     (K1, N)(N, K2)   -> (K1, K2)
-    dh1 = dq2 @ W2.T                   # dL/dh1 = dq2 W2^T:     (N, K2)(K2, K1)  -> (N, K1)
-    dq1 = dh1 * (q1 > 0)               # relu mask [q1 > 0]:    (N, K1)
-    db1 = dq1.sum(axis=0)              # dL/db1 = sum_i dq1_i:  (N, K1)          -> (K1,)
-    dW1 = X.T @ dq1                    # dL/dW1 = X^T dq1:      (P, N)(N, K1)    -> (P, K1)
-    dX = dq1 @ W1.T                    # dL/dX = dq1 W1^T:      (N, K1)(K1, P)   -> (N, P)
+    dz = (sigmoid(z) - y) / N      # dL/dz_i = (sigma(z_i) - y_i)/N             (N,)
+    da = dz.sum()                  # z = h2 beta + a: dL/da = sum_i dz_i          ()
+    dbeta = h2.T @ dz              # dL/dbeta = h2^T dz:   (K2, N)(N,)     -> (K2,)
+    dh2 = np.outer(dz, beta)       # dL/dh2 = dz beta^T:   (N,) x (K2,)    -> (N, K2)
+    dq2 = dh2 * (q2 > 0)           # relu mask [q2 > 0]:   (N, K2)
+    db2 = dq2.sum(axis=0)          # dL/db2 = sum_i dq2_i: (N, K2)         -> (K2,)
+    dW2 = h1.T @ dq2               # dL/dW2 = h1^T dq2:    (K1, N)(N, K2)  -> (K1, K2)
+    dh1 = dq2 @ W2.T               # dL/dh1 = dq2 W2^T:    (N, K2)(K2, K1) -> (N, K1)
+    dq1 = dh1 * (q1 > 0)           # relu mask [q1 > 0]:   (N, K1)
+    db1 = dq1.sum(axis=0)          # dL/db1 = sum_i dq1_i: (N, K1)         -> (K1,)
+    dW1 = X.T @ dq1                # dL/dW1 = X^T dq1:     (P, N)(N, K1)   -> (P, K1)
+    dX = dq1 @ W1.T                # dL/dX = dq1 W1^T:     (N, K1)(K1, P)  -> (N, P)
 
     return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "beta": dbeta,
             "a": np.asarray(da).reshape(a.shape), "X": dX}
@@ -220,11 +223,11 @@ def jacobian_q2_wrt_W2(h1, K2):
 
     because $q_{2,k} = \sum_i h_{1,i} W_2[i, k] + b_{2,k}$ only involves column k of
     $W_2$. Almost all of J is zero: contracting it with an upstream gradient
-    (:func:`contract_jacobian`) gives the outer product ``np.outer(h1, dq2)``, which is why
-    backpropagation never builds J.
+    (:func:`contract_jacobian`) gives the outer product ``np.outer(h1, dq2)``, which is
+    why backpropagation never builds J.
 
-    Memory: K2 * K1 * K2 numbers, cubic in the width; for K1 = K2 = 128 in float32 that is
-    $128^3 \cdot 4$ bytes = 8.4 MB for a single observation (and a batch of N would
+    Memory: K2 * K1 * K2 numbers, cubic in the width; for K1 = K2 = 128 in float32 that
+    is $128^3 \cdot 4$ bytes = 8.4 MB for a single observation (and a batch of N would
     multiply that by N), against $128^2 \cdot 4$ bytes = 65.5 kB for the outer product.
     """
     h1 = np.asarray(h1)
@@ -256,19 +259,20 @@ def contract_jacobian(u, J):
         raise ValueError(f"u must have shape (K2,) = ({J.shape[0]},) to contract J "
                          f"(K2, K1, K2) = {shape_str(J.shape)}; got "
                          f"{shape_str(u.shape)}")
-    return np.tensordot(u, J, axes=(0, 0))  # sum_k u_k J[k]: (K2,) . (K2, K1, K2) -> (K1, K2)
+    # sum_k u_k J[k]: (K2,) . (K2, K1, K2) -> (K1, K2)
+    return np.tensordot(u, J, axes=(0, 0))
 
 
 # --------------------------------------------------------------------------- validation
 def _check(params, X, y=None):
-    """Validate the inputs of a public function, once; return the sizes ``(N, P, K1, K2)``.
-
-    Expected shapes: X (N, P); W1 (P, K1); b1 (K1,); W2 (K1, K2); b2 (K2,); beta (K2,);
-    a () (a scalar); y (N,) with values in {0, 1}. P is read from X's columns, K1 from W1's
+    """Validate the inputs of a public function, once; return the sizes
+    ``(N, P, K1, K2)``.
+ Expected shapes: X (N, P); W1 (P, K1); b1 (K1,); W2 (K1, K2); b2 (K2,); beta (K2,); a
+() (a scalar); y (N,) with values in {0, 1}. P is read from X's columns, K1 from W1's
     columns, K2 from W2's columns, so every message names the size it expected and why.
 
-    Raises ValueError naming, in the lecture's letters, the first problem found: in the keys
-    of params, then in X, then in the parameters' values and shapes, then in y.
+    Raises ValueError naming, in the lecture's letters, the first problem found: in the
+    keys of params, then in X, then in the parameters' values and shapes, then in y.
     """
     _check_keys(params)
     N, P = _check_X(X)
@@ -279,7 +283,7 @@ def _check(params, X, y=None):
 
 
 def _real(name, v):
-    if not np.issubdtype(v.dtype, np.number) or np.issubdtype(v.dtype, np.complexfloating):
+    if not np.issubdtype(v.dtype, np.number) or np.iscomplexobj(v):
         raise ValueError(f"{name} must hold real numbers, got dtype {v.dtype}")
 
 
@@ -344,8 +348,9 @@ def _check_params(params, X_shape):
 
 
 def _check_layer(name, W, letters, rows, rows_are, vectors):
-    """W (rows, cols), whose row count is ``rows`` (``rows_are`` says why), then each vector of
-    ``vectors`` (cols,); returns cols. letters: W's shape in letters, e.g. ("P", "K1")."""
+    """W (rows, cols), whose row count is ``rows`` (``rows_are`` says why), then each
+    vector of ``vectors`` (cols,); returns cols. letters: W's shape in letters, e.g.
+    ("P", "K1")."""
     r, c = letters
     first = next(iter(vectors.values()))       # guesses cols, for the message only
     if W.ndim != 2 or W.shape[0] != rows:

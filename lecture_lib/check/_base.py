@@ -14,6 +14,7 @@ def ok(message: str) -> None:
     print(f"\u2713 {message}")
 
 
-#: :func:`lecture_lib.gradcheck.rel_error`, the relative error chapter 4 teaches, with nothing
-#: skipped: a NaN in a student's answer makes the error NaN, which no tolerance accepts.
+#: :func:`lecture_lib.gradcheck.rel_error`, the relative error chapter 4 teaches, with
+#: nothing skipped: a NaN in a student's answer makes the error NaN, which no tolerance
+#: accepts.
 rel_error = functools.partial(_rel_error, ignore_nan=False)

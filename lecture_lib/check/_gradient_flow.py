@@ -20,7 +20,7 @@ from ._base import CheckFailed, ok, rel_error
 __all__ = ["depth_to_exceed", "layer_grad_norms", "initializer"]
 
 
-# --- chapter 6: (1 + eps)^D ------------------------------------------------------------------
+# --- chapter 6: (1 + eps)^D -----------------------------------------------------------
 _DEPTH_CASES = ((1.1, 1e6), (2.0, 1000.0), (1.01, 2.0), (1.5, 1e30), (1.001, 10.0))
 
 
@@ -71,7 +71,7 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
        f"{_reference_depth(f, T)}")
 
 
-# --- chapter 6: per-layer gradient norms ----------------------------------------------------
+# --- chapter 6: per-layer gradient norms ----------------------------------------------
 _TOL = 1e-6        # float64 norms of the same gradients: they agree to ~1e-15
 def _grad_problem(seed):
     """A small engine MLP (float64, He init, biases set non-zero) and a batch: (model,
@@ -162,7 +162,7 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
        f"(e.g. {_fmt(ref)} for layers 1..{L})")
 
 
-# --- chapter 8: initializers ------------------------------------------------------------------
+# --- chapter 8: initializers ----------------------------------------------------------
 _INITS = {
     # name: (variance of W, normal?, bound or None) for fan-in n_in and fan-out n_out
     "he_normal": (lambda i, o: 2 / i, True, None),
