@@ -12,17 +12,20 @@ C   number of classes (10 for MNIST)
 Modules
 -------
 data         real MNIST from ``data/mnist`` (checksummed IDX files)
-notation     how shapes are written in the lecture's letters; the two-layer network's tables
-functional   the numpy formulas shared by the rest: sigmoid, softmax, softmax cross-entropy
+notation     how shapes are written in the lecture's letters; the two-layer network's
+             tables
+functional   the numpy formulas shared by the rest: sigmoid, softmax, softmax
+             cross-entropy
 autodiff     a reverse-mode autodiff engine on numpy arrays
 nn, init, optim  layers, initializers, optimizers and gradient clipping for the engine
 twolayer     the lecture's two-layer ReLU network, differentiated by hand
 gradcheck    finite differences, THE relative error, and the three-way gradient check
-graph        draw an engine expression's computational graph; tabulate its nodes and gradients
-diagnostics  activations and gradients layer by layer in deep MLPs (exploding, vanishing, dead
-             units)
-train        one training loop for engine and torch models, with divergence detection and
-             clipping (``frameworks``: what differs per framework; ``progress``: its
+graph        draw an engine expression's computational graph; tabulate its nodes and
+             gradients
+diagnostics  activations and gradients layer by layer in deep MLPs (exploding,
+             vanishing, dead units)
+train        one training loop for engine and torch models, with divergence detection
+             and clipping (``frameworks``: what differs per framework; ``progress``: its
              bar)
 plotting     the grid of MNIST digits
 check        self-checks for the exercises, with hints in the lecture's terms

@@ -52,7 +52,8 @@ def set_threads(n):
     except ImportError:
         return "unknown (threadpoolctl not installed)"
     threadpool_limits(limits=n, user_api="blas")
-    blas = [f"{d['num_threads']} ({d['internal_api']})" for d in threadpool_info() if d["user_api"] == "blas"]
+    blas = [f"{d['num_threads']} ({d['internal_api']})" for d in threadpool_info()
+            if d["user_api"] == "blas"]
     return ", ".join(blas) or "unknown (no BLAS found by threadpoolctl)"
 
 
@@ -65,7 +66,8 @@ def cpu_seconds():
             ticks = [int(v) for v in f.readline().split()[1:9]]
     except OSError:
         return None, own
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"), own   # minus idle, iowait
+    busy = sum(ticks) - ticks[3] - ticks[4]                 # minus idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK"), own
 
 
 def engine_stepper(torch_model, X, y):
@@ -85,7 +87,8 @@ def engine_stepper(torch_model, X, y):
 def numpy_stepper(torch_model, X, y):
     """The lecture's forward and backward pass, written out; Adam as torch computes
     it."""
-    W1, W2 = (torch_model[i].weight.detach().numpy().T.copy() for i in (0, 2))   # (P, K1), (K1, C)
+    # W1: (P, K1), W2: (K1, C)
+    W1, W2 = (torch_model[i].weight.detach().numpy().T.copy() for i in (0, 2))
     b1, b2 = (torch_model[i].bias.detach().numpy().copy() for i in (0, 2))
     params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
     m = {k: np.zeros_like(v) for k, v in params.items()}
@@ -141,8 +144,9 @@ def matmul_only(X):
     (b)."""
     rng = np.random.default_rng(0)
     P, K1, C = SIZES
-    W1, W2 = rng.standard_normal((P, K1), np.float32), rng.standard_normal((K1, C), np.float32)
-    h1, dz = rng.standard_normal((X.shape[0], K1), np.float32), rng.standard_normal((X.shape[0], C), np.float32)
+    draw = lambda *shape: rng.standard_normal(shape, np.float32)            # noqa: E731
+    W1, W2 = draw(P, K1), draw(K1, C)
+    h1, dz = draw(X.shape[0], K1), draw(X.shape[0], C)
 
     def step():
         X @ W1, h1 @ W2, h1.T @ dz, dz @ W2.T, X.T @ h1
@@ -158,7 +162,8 @@ def main(argv=None):
     _ = torch.manual_seed(0)
     init = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
                                torch.nn.Linear(SIZES[1], SIZES[2]))
-    steppers = {"engine": engine_stepper(init, X, y), "numpy": numpy_stepper(init, X, y),
+    steppers = {"engine": engine_stepper(init, X, y),
+                "numpy": numpy_stepper(init, X, y),
                 "torch": torch_stepper(init, X, y), "matmul": matmul_only(X)}
 
     # Same weights, same data: the first step's losses must agree (float32 rounding
@@ -173,20 +178,22 @@ def main(argv=None):
     (all_before, own_before), wall_before = cpu_seconds(), time.perf_counter()
     ms = _time_in_blocks(steppers, args.steps)
     (all_after, own_after), wall = cpu_seconds(), time.perf_counter() - wall_before
-    others = ("unknown" if all_before is None else
-              f"{max(0.0, (all_after - all_before) - (own_after - own_before)) / (wall * os.cpu_count()):.0%}")
+    others = "unknown"
+    if all_before is not None:
+        busy = max(0.0, (all_after - all_before) - (own_after - own_before))
+        others = f"{busy / (wall * os.cpu_count()):.0%}"
     _report(args, ms, first, load_ms, blas, others, torch.get_num_threads())
 
 
 def _parse(argv, default_threads):
-    parser = argparse.ArgumentParser(prog="python -m lecture_lib.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per "
-                                                              "implementation (default "
-                                                              "20)")
-    parser.add_argument("--batch", type=int, default=10_000, help="rows N of MNIST per "
-                                                                  "step (default 10000)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first "
-                                                              "(default 3)")
+    parser = argparse.ArgumentParser(prog="python -m lecture_lib.bench",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20,
+                        help="timed steps per implementation (default 20)")
+    parser.add_argument("--batch", type=int, default=10_000,
+                        help="rows N of MNIST per step (default 10000)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed steps first (default 3)")
     parser.add_argument("--threads", type=int, default=default_threads,
                         help="threads for torch and numpy's BLAS (default: torch's "
                              "default)")
@@ -229,7 +236,8 @@ def _time_in_blocks(steppers, steps):
 def _report(args, ms, first, load_ms, blas, others, torch_threads):
     N, (P, K1, C) = args.batch, SIZES
     gflop = (4 * N * P * K1 + 6 * N * K1 * C) / 1e9
-    labels = {"engine": "(a) autodiff engine", "numpy": "(b) numpy by hand", "torch": "(c) torch, CPU",
+    labels = {"engine": "(a) autodiff engine", "numpy": "(b) numpy by hand",
+              "torch": "(c) torch, CPU",
               "matmul": "numpy's 5 matmuls only"}
     print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{C} softmax "
           f"network, N = {N} MNIST rows, float32")
@@ -242,14 +250,17 @@ def _report(args, ms, first, load_ms, blas, others, torch_threads):
     print(f"matrix products: {gflop:.3f} GFLOP per step")
     print(f"loading MNIST's training set (load_mnist('train'), checksums included): "
           f"{load_ms:.0f} ms, median of 3")
-    print(f"{'implementation':<24}{'median ms':>10}{'vs torch':>10}{'GFLOP/s':>9}{'of matmul rate':>16}")
+    print(f"{'implementation':<24}{'median ms':>10}{'vs torch':>10}{'GFLOP/s':>9}"
+          f"{'of matmul rate':>16}")
     for name, label in labels.items():
         print(f"{label:<24}{ms[name]:>10.2f}{ms[name] / ms['torch']:>9.2f}x"
               f"{gflop / ms[name] * 1e3:>9.1f}{ms['matmul'] / ms[name]:>15.0%}")
     print(json.dumps({"engine_vs_torch": round(ms["engine"] / ms["torch"], 3),
                       "numpy_vs_torch": round(ms["numpy"] / ms["torch"], 3),
-                      "engine_ms": round(ms["engine"], 2), "torch_ms": round(ms["torch"], 2),
-                      "numpy_ms": round(ms["numpy"], 2), "load_train_ms": round(load_ms, 1)}))
+                      "engine_ms": round(ms["engine"], 2),
+                      "torch_ms": round(ms["torch"], 2),
+                      "numpy_ms": round(ms["numpy"], 2),
+                      "load_train_ms": round(load_ms, 1)}))
 
 
 if __name__ == "__main__":

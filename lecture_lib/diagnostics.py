@@ -17,9 +17,11 @@ integer labels ``y: (N,)``.
 :func:`backprop` walks the lecture's chain in row form, from the loss down to layer 1,
 
 $$
-\frac{\partial L}{\partial z} = \frac{\mathrm{softmax}(z) - \mathrm{onehot}(y)}{N}, \qquad
+\frac{\partial L}{\partial z} = \frac{\mathrm{softmax}(z) - \mathrm{onehot}(y)}{N},
+\qquad
 \frac{\partial L}{\partial h_{d-1}} = \frac{\partial L}{\partial q_d} W_d^\top, \qquad
-\frac{\partial L}{\partial q_{d}} = \frac{\partial L}{\partial h_{d}} \odot g'(q_d), \qquad
+\frac{\partial L}{\partial q_{d}} = \frac{\partial L}{\partial h_{d}} \odot g'(q_d),
+\qquad
 \frac{\partial L}{\partial W_d} = h_{d-1}^\top \frac{\partial L}{\partial q_d},
 $$
 
@@ -44,7 +46,8 @@ import pandas as pd
 from . import nn
 from .frameworks import is_torch_module
 
-__all__ = ["Trace", "layers_of", "deep_mlp", "backprop", "weight_grad_norms", "layer_table",
+__all__ = ["Trace", "layers_of", "deep_mlp", "backprop", "weight_grad_norms",
+           "layer_table",
            "dead_units", "dead_fraction", "plot_layer_histograms"]
 
 
@@ -97,7 +100,7 @@ def _linear_arrays(m):
         return m.W.data, m.b.data
     if is_torch_module(m):
         import torch
-        if isinstance(m, torch.nn.Linear):               # torch stores weight: (n_out, n_in)
+        if isinstance(m, torch.nn.Linear):       # torch stores weight: (n_out, n_in)
             W = m.weight.detach().cpu().numpy().T
             b = (m.bias.detach().cpu().numpy() if m.bias is not None
                  else np.zeros(W.shape[1], W.dtype))
@@ -117,7 +120,8 @@ def _activation_name(m):
     return None
 
 
-def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64, activation="relu"):
+def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64,
+             activation="relu"):
     """An engine MLP with ``depth`` = D hidden layers of ``width`` units:
     ``nn.mlp([n_in] + [width] * depth + [n_out], init, rng=seed, dtype)``.
 
@@ -126,7 +130,8 @@ def deep_mlp(depth, width, init, *, n_in=784, n_out=10, seed=0, dtype=np.float64
     ``f(n_in, n_out, rng) -> (n_in, n_out)``. The same seed gives the same network.
     """
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
-    return nn.mlp([n_in] + [width] * depth + [n_out], init=init, rng=seed, dtype=dtype, activation=act)
+    return nn.mlp([n_in] + [width] * depth + [n_out], init=init, rng=seed, dtype=dtype,
+                  activation=act)
 
 
 @dataclass
@@ -177,16 +182,18 @@ def backprop(model, X, y, dtype=np.float64):
                          f"rows), got {X.shape}")
     if y.shape != (N,):
         raise ValueError(f"y must be (N,) = ({N},) integer labels, got shape {y.shape}")
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))   # noqa: E731
+    as_t = lambda a: torch.from_numpy(  # noqa: E731
+        np.ascontiguousarray(a, dtype=dtype))
     layers = [(as_t(W), as_t(b)) for W, b in layers]
     t = Trace()
     with torch.no_grad():
         X0 = as_t(X)
         qs, hs = _forward_layers(t, layers, acts, X0)
         dqs, dhs, dWs, dbs = _backward_layers(t, layers, acts, X0, qs, hs, y)
-    np_ = lambda ts: [a.numpy() for a in ts]                                  # noqa: E731
+    np_ = lambda ts: [a.numpy() for a in ts]                       # noqa: E731
     t.q, t.h = np_(qs), np_(hs)
-    t.dq, t.dh, t.dW, t.db = np_(dqs[::-1]), np_(dhs[::-1]), np_(dWs[::-1]), np_(dbs[::-1])
+    t.dq, t.dh = np_(dqs[::-1]), np_(dhs[::-1])
+    t.dW, t.db = np_(dWs[::-1]), np_(dbs[::-1])
     return t
 
 
@@ -243,7 +250,7 @@ def _backward_layers(t, layers, acts, X0, qs, hs, y):
         dbs.append(dq.sum(dim=0))                    # dL/db_d: a sum over the batch
         if d > 1:
             dh = dq @ W.T                            # dL/dh_{d-1} = dL/dq_d W_d^T
-            dq = dh * _g_prime(acts[d - 2], qs[d - 2])  # times g'(q_{d-1}): the ReLU mask
+            dq = dh * _g_prime(acts[d - 2], qs[d - 2])  # times g'(q_{d-1}): ReLU mask
             _note(t, f"dq_{d - 1}", dq)
             dhs.append(dh)
             dqs.append(dq)
@@ -257,7 +264,8 @@ def weight_grad_norms(model, X, y, dtype=np.float64):
     The loss is the mean softmax cross-entropy of ``model`` on ``X: (N, P)``, ``y:
     (N,)``; the biases' gradients are not included. Computed by :func:`backprop`
     (float64 by default)."""
-    return np.array([np.linalg.norm(dW) for dW in backprop(model, X, y, dtype=dtype).dW])
+    trace = backprop(model, X, y, dtype=dtype)
+    return np.array([np.linalg.norm(dW) for dW in trace.dW])
 
 
 def _ms(a):
@@ -303,7 +311,8 @@ def dead_units(model, X, chunk=2000, dtype=np.float64):
     twice as fast), ``chunk`` rows at a time (memory stays small)."""
     import torch
     layers, acts = layers_of(model)
-    layers = [(torch.from_numpy(np.asarray(W, dtype)), torch.from_numpy(np.asarray(b, dtype)))
+    as_t = lambda a: torch.from_numpy(np.asarray(a, dtype))                 # noqa: E731
+    layers = [(as_t(W), as_t(b))
               for W, b in layers[:-1]]
     ever = [torch.zeros(W.shape[1], dtype=torch.bool) for W, _ in layers]
     with torch.no_grad():
@@ -323,7 +332,8 @@ def dead_fraction(model, X, chunk=2000, dtype=np.float64):
     return np.array([dead.mean() for dead in dead_units(model, X, chunk, dtype)])
 
 
-def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=60, range=None,
+def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=60,
+                          range=None,
                           log_abs=False, density=True, cmap="viridis"):
     """Histograms of several layers' values on one axis, one outline per layer (the
     style of Glorot and Bengio's figures), coloured from the first layer to the last.
@@ -349,7 +359,8 @@ def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=6
     colors = plt.get_cmap(cmap)(np.linspace(0, 0.9, len(data)))
     labels = labels or [f"layer {d}" for d in np.arange(1, len(data) + 1)]
     for v, c, lab in zip(data, colors, labels):
-        ax.hist(v, bins=bins, range=range, density=density, histtype="step", color=c, label=lab,
+        ax.hist(v, bins=bins, range=range, density=density, histtype="step", color=c,
+                label=lab,
                 linewidth=1.3)
     ax.set_title(title)
     ax.set_xlabel(xlabel)

@@ -206,8 +206,8 @@ def _epoch(run, perm, batch_size, clip_norm, history, epoch):
         loss, value = run.loss(idx)
         norm = run.backward(loss, clip_norm) if math.isfinite(value) else math.nan
         if not (math.isfinite(value) and math.isfinite(norm)):
-            what, bad = ("loss", value) if not math.isfinite(value) else ("gradient "
-                                                                          "norm", norm)
+            what, bad = (("loss", value) if not math.isfinite(value)
+                         else ("gradient norm", norm))
             history.diverged_at = step = history.steps
             history.message = (f"{what} became {bad} at step {step} (epoch {epoch}, "
                                f"batch {batch}); try gradient clipping or a smaller "

@@ -308,10 +308,9 @@ def _check_X(X):
     """X (N, P) of finite real numbers; returns (N, P)."""
     X = np.asarray(X)
     if X.ndim != 2:
+        hint = " (for one observation use X[None, :])" if X.ndim == 1 else ""
         raise ValueError(f"X must be 2-D with shape (N, P), one observation per row; "
-                         f"got shape {shape_str(X.shape)}" + (" (for one observation "
-                                                              "use X[None, :])"
-                                                    if X.ndim == 1 else ""))
+                         f"got shape {shape_str(X.shape)}{hint}")
     _real("X", X)
     bad = ~np.isfinite(X)
     if bad.any():

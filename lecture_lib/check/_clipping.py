@@ -31,11 +31,12 @@ __all__ = ["clip_by_global_norm"]
 # Shapes of the lecture's one-hidden-layer softmax network, shrunk: dW1 (P, K1), db1
 # (K1,), dW2 (K1, C), db2 (C,).
 _SHAPES = ((20, 8), (8,), (8, 3), (3,))
-_RTOL = 1e-5    # float64 arithmetic; leaves room for an epsilon of 1e-6 in c / (norm + eps)
+_RTOL = 1e-5    # float64; leaves room for an epsilon of 1e-6 in c / (norm + eps)
 
 
 def _norm(grads):
-    return float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+    squares = (float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
+    return float(np.sqrt(sum(squares)))
 
 
 def _reference(grads, c):
@@ -51,11 +52,12 @@ def _cases(rng):
     small = [rng.standard_normal(s) * 0.01 for s in _SHAPES]
     spread = [rng.standard_normal(s) for s in _SHAPES]
     per_param = [np.linalg.norm(g) for g in spread]
-    c_spread = 0.5 * (max(per_param) + _norm(spread))      # above each part, below the whole
+    c_spread = 0.5 * (max(per_param) + _norm(spread))  # above each part, not the whole
     return [
         ("a large gradient (norm above c)", big, 1.0),
         ("a small gradient (norm below c)", small, 1.0),
-        ("a gradient whose parameters are each below c but jointly above it", spread, c_spread),
+        ("a gradient whose parameters are each below c but jointly above it", spread,
+         c_spread),
     ]
 
 
@@ -69,7 +71,8 @@ def _unpack(result, grads, where):
         raise CheckFailed(f"{where}: return a pair (clipped, norm): the list of "
                           f"clipped gradients and the norm before clipping; got "
                           f"{type(result).__name__}"
-                          + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
+                          + (f" of length {len(result)}"
+                             if isinstance(result, (tuple, list)) else ""))
     clipped, norm = result
     if np.isscalar(clipped) and isinstance(norm, (list, tuple)):
         raise CheckFailed(f"{where}: the pair is in the wrong order; return (clipped, "

@@ -26,7 +26,8 @@ from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["engine_op"]
 
-TOL = 1e-7   # float64: the engine and torch do the same arithmetic up to summation order
+# float64: the engine and torch do the same arithmetic up to summation order
+TOL = 1e-7
 LETTERS = ("x", "y")      # the operation's inputs, as messages name them
 
 NODE_SIGNATURE = ("autodiff.make_node(data, inputs, op_name, backward), where "
@@ -47,9 +48,11 @@ def _raised(where, what, err, in_backward=False):
     student's backward rule if ``in_backward``), with a hint when it is a typical slip
     in the engine's convention for backward rules."""
     text = f"{where}: {what} raised {type(err).__name__}: {err}"
-    if isinstance(err, TypeError) and "make_node()" in str(err) and "backward" in str(err):
-        text += f". Give make_node the backward rule as its fourth argument: {NODE_SIGNATURE}"
-    elif in_backward and isinstance(err, TypeError) and "positional argument" in str(err):
+    said = str(err)
+    if isinstance(err, TypeError) and "make_node()" in said and "backward" in said:
+        text += (f". Give make_node the backward rule as its fourth argument: "
+                 f"{NODE_SIGNATURE}")
+    elif in_backward and isinstance(err, TypeError) and "positional argument" in said:
         text += (". The engine calls the backward rule with one argument, the upstream "
                  "gradient: define it as def _backward(g): ..., and use g where "
                  "micrograd uses out.grad")
@@ -65,7 +68,8 @@ def _backward(out, upstream, where, name):
     try:
         out.backward(upstream)
     except Exception as err:
-        raise _raised(where, f"backward() through {name}", err, in_backward=True) from err
+        raise _raised(where, f"backward() through {name}", err,
+                      in_backward=True) from err
 
 
 def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=0):
@@ -96,12 +100,10 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
     arrays = [rng.uniform(low, high, size=s) for s in cases[0]]
     _check_reuse(student_op, torch_op, name, arrays)
     _check_freed(student_op, name, arrays)
+    broadcasting = ", broadcasting included;" if arity == 2 else ";"
     ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} "
-       f"input shapes"
-       + (", broadcasting included;" if arity == 2 else ";") + " gradients accumulate "
-                                                               "when it is used twice, "
-                                                               "and no reference cycle "
-                                                               "keeps its output alive")
+       f"input shapes{broadcasting} gradients accumulate when it is used twice, and no "
+       f"reference cycle keeps its output alive")
 
 
 def _run(student_op, name, arrays, where):
@@ -138,9 +140,9 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
 
     # ---- forward
     if out.shape != ref.shape:
+        broadcast = " (the inputs broadcast to it)" if len(arrays) == 2 else ""
         raise CheckFailed(f"{where}: the FORWARD pass is wrong: the output has shape "
-                          f"{out.shape}, "
-                          f"torch's has {ref.shape}" + (" (the inputs broadcast to it)" if len(arrays) == 2 else ""))
+                          f"{out.shape}, torch's has {ref.shape}{broadcast}")
     forward_error = rel_error(out.data, ref)
     if not forward_error < TOL:
         raise CheckFailed(f"{where}: the FORWARD pass is wrong: its values differ from "
@@ -162,8 +164,8 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
         if error < TOL:
             continue
         msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad "
-               f"differs from "
-               f"torch's by a relative error of {error:.1e}; the forward pass is right.")
+               f"differs from torch's by a relative error of {error:.1e}; the forward "
+               f"pass is right.")
         # Typical mistakes: the local gradient alone (no upstream factor), a flipped
         # sign.
         ts1 = _torch_leaves(arrays)
@@ -183,7 +185,8 @@ def _compare_grad(letter, x, want, out, where):
     """The input ``x`` got a gradient of its own shape (its values are compared by the
     caller)."""
     if x.grad is None:
-        rule = ("the output has no backward rule (make_node got None)" if out._grad_fn is None
+        rule = ("the output has no backward rule (make_node got None)"
+                if out._grad_fn is None
                 else f"its backward rule never calls {letter}.add_grad")
         raise CheckFailed(f"{where}: the BACKWARD pass is wrong: {letter}.grad is None "
                           f"after backward(): {rule}. Give make_node a rule def "

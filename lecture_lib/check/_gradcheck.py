@@ -27,8 +27,8 @@ from ._base import CheckFailed, ok, rel_error
 __all__ = ["numerical_gradient", "softmax_cross_entropy_grad"]
 
 _SHAPES = ((5,), (3, 4), (2, 3, 2))
-_H = 1e-4          # large enough that forward differences are visibly O(h), central ones ~1e-9
-_TOL = 1e-7        # float64 relative error a correct central difference meets at h = 1e-4
+_H = 1e-4      # large enough that forward differences are visibly O(h), central ~1e-9
+_TOL = 1e-7    # float64 relative error a correct central difference meets at h = 1e-4
 
 
 def _f(x):
@@ -49,7 +49,8 @@ def _call(student_fn, x, h, where):
     try:
         got = student_fn(lambda _: _f(x), x, h=h)
     except Exception as err:  # report, in the student's terms, where it failed
-        raise CheckFailed(f"{where}: your function raised {type(err).__name__}: {err}") from err
+        raise CheckFailed(f"{where}: your function raised {type(err).__name__}: "
+                          f"{err}") from err
     if got is None:
         raise CheckFailed(f"{where}: your function returned None; return the gradient "
                           f"array")
@@ -73,15 +74,18 @@ def _diagnose(got, x, h, where):
         forward[j] = (_f(x) - f0) / h
         x[j] = old
     err = rel_error(got, exact)
-    msg = f"{where}: relative error {err:.1e} against the exact gradient (should be < {_TOL:.0e})."
+    msg = (f"{where}: relative error {err:.1e} against the exact gradient (should be < "
+           f"{_TOL:.0e}).")
     if np.all(got == 0):
         return msg + (" Every entry is 0: f never saw the perturbation. f reads the "
                       "array x itself, so perturb x in place (x[j] = old + h), not a "
                       "copy of it.")
     if rel_error(got, 2 * central) < 1e-6:
-        return msg + " Every entry is twice the right value: divide f(x + h e_j) - f(x - h e_j) by 2h, not by h."
+        return msg + (" Every entry is twice the right value: divide f(x + h e_j) - f(x"
+                      " - h e_j) by 2h, not by h.")
     if rel_error(got, 0.5 * central) < 1e-6:
-        return msg + " Every entry is half the right value: divide by 2h (not 4h), with steps of +h and -h."
+        return msg + (" Every entry is half the right value: divide by 2h (not 4h), "
+                      "with steps of +h and -h.")
     if rel_error(got, forward) < 1e-6 or rel_error(got, 2 * forward - central) < 1e-6:
         return msg + (" Your values are one-sided (forward or backward) differences, "
                       "(f(x + h e_j) - f(x)) / h, whose error is of order h (here "
@@ -178,7 +182,8 @@ def softmax_cross_entropy_grad(student_fn, rng=0):
     for N, C, scale in ((5, 3, 2.0), (7, 10, 2.0), (4, 4, 2.0), (6, 5, 1000.0)):
         Z = rng.normal(0.0, scale, size=(N, C))
         y = rng.integers(0, C, size=N)
-        where = f"Z of shape (N, C) = ({N}, {C})" + (" with logits of size 1000" if scale > 10 else "")
+        where = (f"Z of shape (N, C) = ({N}, {C})"
+                 + (" with logits of size 1000" if scale > 10 else ""))
         try:
             with np.errstate(all="ignore"):
                 got = student_fn(Z.copy(), y.copy())
@@ -211,9 +216,9 @@ def softmax_cross_entropy_grad(student_fn, rng=0):
                     "of -log p_(i, y_i) also has -1 in the column of the true label."),
             (-ref, " The sign is flipped: dL/dz = p - onehot(y) (the probability of "
                    "the true class must go up when we step against the gradient)."),
-            ((softmax(Z, axis=0) - Y) / N, " The softmax is taken down each column "
-                                           "(axis=0); it runs along each "
-                                            "row (axis=1): one observation's C logits."),
+            ((softmax(Z, axis=0) - Y) / N,
+             " The softmax is taken down each column (axis=0); it runs along each "
+             "row (axis=1): one observation's C logits."),
         ]
         for candidate, hint in variants:
             if rel_error(got, candidate) < 1e-6:

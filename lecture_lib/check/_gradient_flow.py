@@ -40,7 +40,8 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
     for factor, threshold in cases:
         expected = _reference_depth(factor, threshold)
         got = student_fn(factor, threshold)
-        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer, float, np.floating)):
+        if isinstance(got, (bool, np.bool_)) or not isinstance(
+                got, (int, np.integer, float, np.floating)):
             raise CheckFailed(f"factor {factor}, threshold {threshold:g}: expected an "
                               f"integer depth, got {got!r}")
         if got == expected:
@@ -59,8 +60,10 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
                     f"above {threshold:g}: round up (math.floor(...) + 1), not down.")
         elif abs(got - math.log10(threshold) / math.log(factor)) < 1.5 or \
                 abs(got - math.log(threshold) / math.log10(factor)) < 1.5:
-            hint = " The two logarithms must have the same base (log(threshold) / log(factor))."
-        elif abs(got - threshold / (factor - 1)) < 1.5 or abs(got - (threshold - 1) / (factor - 1)) < 1.5:
+            hint = (" The two logarithms must have the same base (log(threshold) / "
+                    "log(factor)).")
+        elif (abs(got - threshold / (factor - 1)) < 1.5
+              or abs(got - (threshold - 1) / (factor - 1)) < 1.5):
             hint = (" That is what a *sum* of D increments would need; a product grows "
                     "geometrically: solve factor**D > threshold with logarithms.")
         raise CheckFailed(f"factor {factor}, threshold {threshold:g}: expected D = "
@@ -113,11 +116,14 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
             hint = ""
             n_hidden = L - 1
             if got.size == 2 * L:
-                hint = " That is two per layer: report only the weights W_d, not the biases b_d."
+                hint = (" That is two per layer: report only the weights W_d, not the "
+                        "biases b_d.")
             elif got.size == 2 * L - 1:
-                hint = " The model has ReLU layers too: keep only the Linear layers (they have a W)."
+                hint = (" The model has ReLU layers too: keep only the Linear layers "
+                        "(they have a W).")
             elif got.size == n_hidden:
-                hint = " The output layer (the logits) is a linear layer too: include it."
+                hint = (" The output layer (the logits) is a linear layer too: include "
+                        "it.")
             raise CheckFailed(f"expected {L} norms (the model {[12, 9, 8, 7, 5]} has L "
                               f"= {L} linear layers), got {got.size}.{hint}")
         if rel_error(got, ref) < _TOL:
@@ -137,7 +143,8 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
         bias = np.array([np.linalg.norm(db) for db in trace.db])
         close = lambda a: rel_error(got, a) < _TOL                 # noqa: E731
         if close(ref ** 2):
-            hint = "those are the squared norms: take the square root (np.linalg.norm does)."
+            hint = ("those are the squared norms: take the square root (np.linalg.norm "
+                    "does).")
         elif close(ref[::-1]):
             hint = ("the right norms in reverse order: backward() visits the layers "
                     "from the last to the first, but the answer lists layer 1 first.")
@@ -148,11 +155,14 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
                     f"cross-entropy over the batch (softmax_cross_entropy already "
                     f"averages); do not sum it.")
         elif close(ref / N):
-            hint = f"{N} times too small, and N = {N}: the loss is divided by N once, not twice."
+            hint = (f"{N} times too small, and N = {N}: the loss is divided by N once, "
+                    f"not twice.")
         elif close(np.array([np.abs(dW).max() for dW in trace.dW])):
-            hint = "those are the largest entries max|dW_d|: the Frobenius norm is sqrt(sum of squares)."
+            hint = ("those are the largest entries max|dW_d|: the Frobenius norm is "
+                    "sqrt(sum of squares).")
         elif close(np.array([np.linalg.norm(dW, 2) for dW in trace.dW])):
-            hint = "those are spectral norms (largest singular value): use the Frobenius norm."
+            hint = ("those are spectral norms (largest singular value): use the "
+                    "Frobenius norm.")
         else:
             hint = ("relative error per layer: "
                     + _fmt([rel_error(g, r) for g, r in zip(got, ref)]) + ".")
@@ -166,7 +176,8 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
 _INITS = {
     # name: (variance of W, normal?, bound or None) for fan-in n_in and fan-out n_out
     "he_normal": (lambda i, o: 2 / i, True, None),
-    "glorot_uniform": (lambda i, o: 2 / (i + o), False, lambda i, o: math.sqrt(6 / (i + o))),
+    "glorot_uniform": (lambda i, o: 2 / (i + o), False,
+                       lambda i, o: math.sqrt(6 / (i + o))),
 }
 
 
@@ -192,7 +203,8 @@ def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
     W = _draw_twice(student_fn, kind, n_in, n_out, seed)
     target = var_fn(n_in, n_out)
     var, mean = float(W.var()), float(W.mean())
-    if abs(mean) > 6 * math.sqrt(target / W.size) and abs(mean) > 0.1 * math.sqrt(target):
+    if (abs(mean) > 6 * math.sqrt(target / W.size)
+            and abs(mean) > 0.1 * math.sqrt(target)):
         hint = " The weights must be centred at 0"
         if not normal and W.min() >= 0:
             hint += ": draw from U(-a, a), not U(0, a)."
@@ -204,9 +216,9 @@ def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
         raise CheckFailed(f"{kind}({n_in}, {n_out}): variance of W is {var:.4g}, "
                           f"expected {target:.4g}" + (f": {hint}." if hint else "."))
     _check_distribution(W, kind, normal, bound_fn and bound_fn(n_in, n_out))
+    bound = "" if normal else f", all |W| <= a = {bound_fn(n_in, n_out):.3g}"
     ok(f"{kind}({n_in}, {n_out}, rng): shape {W.shape}, mean {mean:+.1e}, variance "
-       f"{var:.3g} (expected {target:.3g})" + ("" if normal else f", all |W| <= a = "
-                                                                 f"{bound_fn(n_in, n_out):.3g}"))
+       f"{var:.3g} (expected {target:.3g}){bound}")
 
 
 def _draw_twice(student_fn, kind, n_in, n_out, seed):
@@ -251,11 +263,13 @@ def _variance_mistakes(normal, i, o):
         "the bound is sqrt(2/(n_in + n_out)), the standard deviation: U(-a, a) has "
         "variance a^2/3, so the bound must be sqrt(3) times larger, sqrt(6/(n_in + "
         "n_out))": 2 / (i + o) / 3,
-        "the bound is 6/(n_in + n_out): the square root is missing": (6 / (i + o)) ** 2 / 3,
+        "the bound is 6/(n_in + n_out): the square root is missing":
+            (6 / (i + o)) ** 2 / 3,
         "std vs variance mix-up: the bound is the variance 2/(n_in + n_out); U(-a, a) "
         "has variance a^2/3, so a = sqrt(6/(n_in + n_out))": (2 / (i + o)) ** 2 / 3,
         "that is a normal with standard deviation sqrt(6/(n_in + n_out)): "
-        "Glorot-uniform draws U(-a, a) with that a, whose variance is a^2/3": 6 / (i + o),
+        "Glorot-uniform draws U(-a, a) with that a, whose variance is a^2/3":
+            6 / (i + o),
         "the variance is 1: the weights are not scaled at all": 1.0,
         "the variance is 1/3: that is U(-1, 1), unscaled": 1 / 3,
     }
@@ -266,7 +280,8 @@ def _check_distribution(W, kind, normal, bound):
     a."""
     kurt = _kurtosis(W)
     if normal and abs(kurt - 3) > 0.3:
-        what = "uniform" if abs(kurt - 1.8) < 0.3 else f"not normal (kurtosis {kurt:.2f}, a normal has 3)"
+        what = ("uniform" if abs(kurt - 1.8) < 0.3
+                else f"not normal (kurtosis {kurt:.2f}, a normal has 3)")
         raise CheckFailed(f"{kind}: the variance is right but the draws look {what}: "
                           f"He's initializer draws from a normal distribution "
                           f"(rng.normal).")

@@ -34,14 +34,16 @@ from ..notation import CHAIN_ORDER, SHAPE_LETTERS, lettered, shape_str
 from ._base import CheckFailed, ok, rel_error
 
 __all__ = ["gradients", "grad_W1", "grad_W2", "grad_h1", "grad_b1", "relu_backward",
-           "logreg_grads", "tanh_backward", "reused_node", "jacobian_memory", "reference_backward"]
+           "logreg_grads", "tanh_backward", "reused_node", "jacobian_memory",
+           "reference_backward"]
 
-TOL = 1e-6        # students compute in float64; the reference agrees with itself to ~1e-15
+TOL = 1e-6     # students compute in float64; the reference agrees with itself to ~1e-15
 # (N, P, K1, K2): every size different within a case, so a transpose has the wrong shape
 CASES = ((6, 5, 7, 3), (4, 9, 2, 6), (5, 11, 8, 3))
 # The product that gives each matrix gradient the right orientation.
-FORMULA = {"W1": "X.T @ dq1", "W2": "h1.T @ dq2", "X": "dq1 @ W1.T", "beta": "h2.T @ dz",
-           "b1": "dq1.sum(axis=0)", "b2": "dq2.sum(axis=0)", "a": "dz.sum()"}
+FORMULA = {"W1": "X.T @ dq1", "W2": "h1.T @ dq2", "X": "dq1 @ W1.T",
+           "beta": "h2.T @ dz", "b1": "dq1.sum(axis=0)", "b2": "dq2.sum(axis=0)",
+           "a": "dz.sum()"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -77,7 +79,8 @@ def _scale_hint(c, N, what="dz = (sigmoid(z) - y) / N"):
         return ("it has the wrong sign: dL/dz = sigmoid(z) - y (prediction minus "
                 "label), not y - sigmoid(z)")
     if near(-N):
-        return f"it has the wrong sign AND is N = {N} times too large (a sum instead of a mean)"
+        return (f"it has the wrong sign AND is N = {N} times too large (a sum instead "
+                f"of a mean)")
     return f"it is exactly {c:.4g} times the correct gradient: a constant factor is off"
 
 
@@ -125,8 +128,9 @@ def reference_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="
     dq2 = dh2 * local2 if mask2 else dh2
     dh1 = dq2 @ W2.T
     dq1 = dh1 * (q1 > 0) if mask1 else dh1
-    return {"W1": X.T @ dq1, "b1": dq1.sum(axis=0), "W2": h1.T @ dq2, "b2": dq2.sum(axis=0),
-            "beta": h2.T @ dz, "a": np.asarray(dz.sum()), "X": dq1 @ W1.T}
+    return {"W1": X.T @ dq1, "b1": dq1.sum(axis=0), "W2": h1.T @ dq2,
+            "b2": dq2.sum(axis=0), "beta": h2.T @ dz, "a": np.asarray(dz.sum()),
+            "X": dq1 @ W1.T}
 
 
 # -------------------------------------------------------------------- the whole network
@@ -161,7 +165,8 @@ def _error_table(got, ref, keys):
     for k in keys:
         if k not in got:
             cell = "missing"
-        elif np.shape(got[k]) != np.shape(ref[k]) and not (k == "a" and np.size(got[k]) == 1):
+        elif (np.shape(got[k]) != np.shape(ref[k])
+              and not (k == "a" and np.size(got[k]) == 1)):
             cell = f"shape {shape_str(np.shape(got[k]))}"
         else:
             err = rel_error(np.reshape(got[k], np.shape(ref[k])), ref[k])
@@ -197,7 +202,8 @@ def gradients(student_backward, layer2="relu", cases=CASES, rng=0):
                     f"W1 {shape_str((P, K1))}, W2 {shape_str((K1, K2))}, beta "
                     f"{shape_str((K2,))}")
         got = _call(student_backward,
-                    ({k: v.copy() for k, v in params.items()}, X.copy(), y.copy()), describe)
+                    ({k: v.copy() for k, v in params.items()}, X.copy(), y.copy()),
+                    describe)
         if not hasattr(got, "keys"):
             raise CheckFailed(f"backward must return a dict with the keys W1, b1, W2, "
                               f"b2, beta, a; got {type(got).__name__}")
@@ -220,7 +226,8 @@ def gradients(student_backward, layer2="relu", cases=CASES, rng=0):
                 continue
             raise CheckFailed(f"On a network with {describe}:\n"
                               + _value_hint(k, g, params, X, y, N, layer2)
-                              + ("\nThe gradients below it inherit the error." if k != keys[-1] else "")
+                              + ("\nThe gradients below it inherit the error."
+                                 if k != keys[-1] else "")
                               + "\n" + _error_table(got, ref, keys))
     N, P, K1, K2 = cases[0]
     what = "with a tanh second layer " if layer2 == "tanh" else ""
@@ -247,7 +254,8 @@ def _value_hint(k, g, params, X, y, N, layer2):
                     f"tanh(q2) the local gradient of layer 2 is 1 - h2**2, not the "
                     f"mask (q2 > 0)")
     for switches, hint in variants:
-        if rel_error(g, reference_backward(params, X, y, layer2=layer2, **switches)[k]) < TOL:
+        variant = reference_backward(params, X, y, layer2=layer2, **switches)[k]
+        if rel_error(g, variant) < TOL:
             return f"d{k} is wrong: {hint}."
     ref = reference_backward(params, X, y, layer2=layer2)[k]
     c = _scale_factor(g, ref)
@@ -319,7 +327,8 @@ def grad_W2(student_fn, cases=CASES, rng=0):
     for N, _, K1, K2 in cases:
         h1, dq2 = np.maximum(rng.normal(size=(N, K1)), 0), rng.normal(size=(N, K2)) / N
         _check_one(student_fn, "dW2", (h1.copy(), dq2.copy()), h1.T @ dq2, ("K1", "K2"),
-                   "h1.T @ dq2", f"h1 {shape_str(h1.shape)}, dq2 {shape_str(dq2.shape)}",
+                   "h1.T @ dq2",
+                   f"h1 {shape_str(h1.shape)}, dq2 {shape_str(dq2.shape)}",
                    scale_hints=[(1 / N, _DOUBLE_N), (-1, "the sign is flipped")])
     ok(f"dW2 = h1.T @ dq2 correct on {len(cases)} random cases (K1 != K2 != N)")
 
@@ -334,7 +343,8 @@ def grad_h1(student_fn, cases=CASES, rng=0):
     for N, _, K1, K2 in cases:
         dq2, W2 = rng.normal(size=(N, K2)), rng.normal(size=(K1, K2))
         _check_one(student_fn, "dh1", (dq2.copy(), W2.copy()), dq2 @ W2.T, ("N", "K1"),
-                   "dq2 @ W2.T", f"dq2 {shape_str(dq2.shape)}, W2 {shape_str(W2.shape)}")
+                   "dq2 @ W2.T",
+                   f"dq2 {shape_str(dq2.shape)}, W2 {shape_str(W2.shape)}")
     ok(f"dh1 = dq2 @ W2.T correct on {len(cases)} random cases")
 
 
@@ -354,8 +364,8 @@ def grad_b1(student_fn, cases=CASES, rng=0):
             raise CheckFailed(f"db1 has shape (N,) = ({N},), expected (K1,) = ({K1},): "
                               f"you summed over the units (axis=1); sum over the "
                               f"observations, dq1.sum(axis=0)")
-        _check_one(lambda d: got, "db1", (dq1,), dq1.sum(axis=0), ("K1",), "dq1.sum(axis=0)",
-                   got_describe,
+        _check_one(lambda d: got, "db1", (dq1,), dq1.sum(axis=0), ("K1",),
+                   "dq1.sum(axis=0)", got_describe,
                    scale_hints=[(1 / N, "you averaged over the observations (mean), "
                                         "but the 1/N is already inside dq1: the bias "
                                         "gradient is the "
@@ -409,7 +419,8 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=0):
         rng.shuffle(y)
         r = (_sigmoid(X @ W[:, 0] + b) - y) / N
         dW_ref, db_ref = (X.T @ r).reshape(P, 1), float(r.sum())
-        describe = f"W {shape_str(W.shape)}, b a float, X {shape_str(X.shape)}, y {shape_str(y.shape)}"
+        describe = (f"W {shape_str(W.shape)}, b a float, X {shape_str(X.shape)}, y "
+                    f"{shape_str(y.shape)}")
         out = _call(student_fn, (W.copy(), b, X.copy(), y.copy()), describe)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise CheckFailed(f"logreg_grads must return the pair (dW, db); got "
@@ -430,22 +441,22 @@ def logreg_grads(student_fn, cases=LOGREG_CASES, rng=0):
                         f"1) - (N,) broadcasts to (N, N); use y.reshape(-1, 1) (or X @ "
                         f"W[:, 0])")
             else:
-                hint = f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, 1), the shape of W"
+                hint = (f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, "
+                        f"1), the shape of W")
             raise CheckFailed(where + hint)
         if db.size != 1:
             hint = (f"db has shape {shape_str(db.shape)}, expected a scalar: b is "
                     f"added to every observation, so sum the contributions, (p - "
                     f"y).sum() / N")
             raise CheckFailed(where + hint)
-        for name, got, ref in (("dW", dW, dW_ref), ("db", db.reshape(()), np.asarray(db_ref))):
+        for name, got, ref in (("dW", dW, dW_ref),
+                               ("db", db.reshape(()), np.asarray(db_ref))):
             if rel_error(got, ref) < TOL:
                 continue
             c = _scale_factor(got, ref)
             if c is not None:
-                raise CheckFailed(where + f"{name} is wrong: " + _scale_hint(c, N, "(p "
-                                                                                   "- "
-                                                                                   "y) "
-                                                                                   "/ N"))
+                hint = _scale_hint(c, N, "(p - y) / N")
+                raise CheckFailed(where + f"{name} is wrong: " + hint)
             raise CheckFailed(where + f"{name} is wrong (relative error "
                                       f"{rel_error(got, ref):.1e}); "
                               f"expected dW = X.T @ (sigmoid(X @ W + b) - y) / N, "
@@ -465,9 +476,9 @@ def tanh_backward(student_fn, rng=0):
     for shape in ((5,), (3, 4)):
         out, up = np.tanh(rng.normal(size=shape) * 1.5), rng.normal(size=shape)
         ref = (1 - out ** 2) * up
-        _check_one(student_fn, "the gradient", (out.copy(), up.copy()), ref, ("...",) * len(shape),
-                   "(1 - out**2) * upstream", f"out {shape_str(shape)}, upstream "
-                                              f"{shape_str(shape)}",
+        _check_one(student_fn, "the gradient", (out.copy(), up.copy()), ref,
+                   ("...",) * len(shape), "(1 - out**2) * upstream",
+                   f"out {shape_str(shape)}, upstream {shape_str(shape)}",
                    extra_variants=[
                        ((1 - np.tanh(out) ** 2) * up,
                         "you applied tanh to the output again: the argument is already "
@@ -522,7 +533,8 @@ def reused_node(student_fn, rng=0):
     ok("dg/dx = 2x + y and dg/dy = x: both paths through the reused x add up")
 
 
-def jacobian_memory(student_fn, cases=((128, 128, 4), (32, 16, 4), (100, 50, 8), (784, 10, 2))):
+def jacobian_memory(student_fn,
+                    cases=((128, 128, 4), (32, 16, 4), (100, 50, 8), (784, 10, 2))):
     r"""Check ``student_fn(K1, K2, bytes_per_number) -> (jacobian_bytes, outer_bytes)``.
 
     For ONE observation: the bytes of the explicit Jacobian $\partial q_2/\partial W_2$,
@@ -532,16 +544,17 @@ def jacobian_memory(student_fn, cases=((128, 128, 4), (32, 16, 4), (100, 50, 8),
     """
     for K1, K2, nb in cases:
         want_j, want_o = K2 * K1 * K2 * nb, K1 * K2 * nb
-        out = _call(student_fn, (K1, K2, nb), f"K1 = {K1}, K2 = {K2}, bytes_per_number "
-                                              f"= {nb}")
+        out = _call(student_fn, (K1, K2, nb),
+                    f"K1 = {K1}, K2 = {K2}, bytes_per_number = {nb}")
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise CheckFailed(f"return the pair (jacobian_bytes, outer_bytes); got "
                               f"{type(out).__name__}")
         jac, outer = (float(v) for v in out)
         where = f"K1 = {K1}, K2 = {K2}, {nb} bytes per number: "
         if outer != want_o:
-            hint = (" (that is in bits: multiply entries by bytes, not bits)" if outer == want_o * 8
-                    else " (forgot the bytes per number?)" if outer == K1 * K2 else "")
+            hint = (" (that is in bits: multiply entries by bytes, not bits)"
+                    if outer == want_o * 8 else " (forgot the bytes per number?)"
+                    if outer == K1 * K2 else "")
             raise CheckFailed(where + f"outer_bytes = {outer:g}, expected K1 * K2 * "
                                       f"bytes = {want_o:g}: "
                               f"the outer product has the shape of W2, (K1, K2){hint}")
@@ -559,7 +572,8 @@ def jacobian_memory(student_fn, cases=((128, 128, 4), (32, 16, 4), (100, 50, 8),
         elif jac == want_j * 8:
             hint = "that is in bits; a byte has 8 bits"
         else:
-            hint = "count the entries of a (K2, K1, K2) array, times the bytes per number"
+            hint = ("count the entries of a (K2, K1, K2) array, times the bytes per "
+                    "number")
         raise CheckFailed(where + f"jacobian_bytes = {jac:g}, expected {want_j:g}: "
                                   f"{hint}")
     ok(f"memory correct, e.g. K1 = K2 = 128 in float32: Jacobian "

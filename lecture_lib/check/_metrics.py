@@ -41,7 +41,7 @@ def _cases(rng):
         cases.append((p / p.sum(axis=1, keepdims=True), rng.integers(0, C, N)))
     p, y = cases[0][0].copy(), cases[0][1]
     p[0] = 0.0
-    p[0, (y[0] + 1) % 10] = 1.0                       # certain, and wrong: p_{0, y_0} = 0
+    p[0, (y[0] + 1) % 10] = 1.0                   # certain, and wrong: p_{0, y_0} = 0
     cases.append((p, y))
     return cases
 
@@ -49,9 +49,10 @@ def _cases(rng):
 def _hint(probs, y, got_loss, got_error, loss, error):
     """Name the usual mistake whose result the student's numbers match."""
     N = len(y)
-    p_true = np.clip(probs[np.arange(N), y], np.finfo(probs.dtype).eps, 1)
+    eps = np.finfo(probs.dtype).eps
+    p_true = np.clip(probs[np.arange(N), y], eps, 1)
     onehot = np.eye(probs.shape[1])[y]
-    clipped = np.clip(probs, np.finfo(probs.dtype).eps, 1 - np.finfo(probs.dtype).eps)
+    clipped = np.clip(probs, eps, 1 - eps)
     candidates = {
         "a log loss without the minus sign: log p is negative, the loss is -log p":
             -loss,
@@ -62,10 +63,11 @@ def _hint(probs, y, got_loss, got_error, loss, error):
             loss / probs.shape[1],
         "-log of the probability of the *predicted* class; the loss uses the "
         "probability of the *true* class":
-            float(-np.log(np.clip(probs.max(axis=1), np.finfo(probs.dtype).eps, 1)).mean()),
+            float(-np.log(np.clip(probs.max(axis=1), eps, 1)).mean()),
         "a binary cross-entropy summed over all classes; the softmax loss has only the "
         "true class's term":
-            float(-(onehot * np.log(clipped) + (1 - onehot) * np.log(1 - clipped)).sum(axis=1).mean()),
+            float(-(onehot * np.log(clipped)
+                    + (1 - onehot) * np.log(1 - clipped)).sum(axis=1).mean()),
         "log base 10: the log loss uses the natural logarithm":
             float(-np.log10(p_true).mean()),
         "probabilities clipped at 1e-15 (older scikit-learn); clip at eps = "
@@ -82,7 +84,8 @@ def _hint(probs, y, got_loss, got_error, loss, error):
                     "np.finfo(probs.dtype).eps before taking the log.")
         return ""
     if rel_error(got_error, 1 - error) < _TOL:
-        return " Your error rate is the accuracy: count the *mismatches* argmax p_i != y_i."
+        return (" Your error rate is the accuracy: count the *mismatches* argmax p_i !="
+                " y_i.")
     if rel_error(got_error, error * N) < _TOL:
         return " Your error is a count: divide by N for a rate."
     return ""
@@ -100,11 +103,14 @@ def log_loss_and_error(student_fn, seed=0):
                               f"{type(got).__name__}: {got!r}")
         got_loss, got_error = float(got[0]), float(got[1])
         loss, error = _reference(probs, y)
-        where = f"N = {len(y)}, C = {probs.shape[1]}" + (", with a zero probability "
-                                                         "for a true class"
-                                                         if (probs[np.arange(len(y)), y] == 0).any() else "")
-        if not (rel_error(got_loss, loss) < _TOL and rel_error(got_error, error) < _TOL):
+        zero = (probs[np.arange(len(y)), y] == 0).any()
+        where = (f"N = {len(y)}, C = {probs.shape[1]}"
+                 + (", with a zero probability for a true class" if zero else ""))
+        if not (rel_error(got_loss, loss) < _TOL
+                and rel_error(got_error, error) < _TOL):
+            hint = _hint(probs, y, got_loss, got_error, loss, error)
             raise CheckFailed(f"{where}: expected log loss {loss:.6f} and error "
-                              f"{error:.4f}, got {got_loss:.6f} and {got_error:.4f}." + _hint(probs, y, got_loss, got_error, loss, error))
+                              f"{error:.4f}, got {got_loss:.6f} and {got_error:.4f}."
+                              + hint)
     ok("log loss and error rate match sklearn's definitions on 4 cases, "
        "including a zero probability for the true class")
