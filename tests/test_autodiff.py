@@ -1,8 +1,8 @@
 """The autodiff engine against torch.autograd, op by op, on random shapes and values.
 
-Each test runs the same expression through the engine and through torch in float64 and compares
-values and gradients, with the tolerances of tests/conftest.py (float64 1e-7, float32 1e-4,
-relative to the largest entry of the reference).
+Each test runs the same expression through the engine and through torch in float64 and
+compares values and gradients, with the tolerances of tests/conftest.py (float64 1e-7,
+float32 1e-4, relative to the largest entry of the reference).
 """
 import gc
 import sys
@@ -23,7 +23,8 @@ FAST = settings(max_examples=40, deadline=None)
 
 def compare_with_torch(engine_fn, torch_fn, *arrays, seed=0):
     """Run f(*arrays) in both libraries, backpropagate the same random upstream gradient
-    (so every output entry gets a different weight), and compare outputs and input gradients."""
+    (so every output entry gets a different weight), and compare outputs and input
+    gradients."""
     xs = [Tensor(a, requires_grad=True) for a in arrays]
     ts = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
     out, tout = engine_fn(*xs), torch_fn(*ts)
@@ -45,7 +46,7 @@ def away_from_zero():
     return st.builds(lambda s, m: s * m, st.sampled_from([-1.0, 1.0]), values(0.5, 3.0))
 
 
-# ---- elementwise binary ops, with every broadcasting pattern ------------------------------
+# ---- elementwise binary ops, with every broadcasting pattern -------------------------
 
 BINARY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b,
           "*": lambda a, b: a * b, "/": lambda a, b: a / b}
@@ -56,8 +57,9 @@ BINARY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b,
        shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4),
        data=st.data())
 def test_binary_ops_broadcast(op, shapes, data):
-    # A failure means a wrong derivative or a gradient not summed back to the input's shape
-    # (_unbroadcast), e.g. a bias (K,) added to (N, K), or (N, 1) * (1, K), or a 0-d scalar.
+    # A failure means a wrong derivative or a gradient not summed back to the input's
+    # shape (_unbroadcast), e.g. a bias (K,) added to (N, K), or (N, 1) * (1, K), or a
+    # 0-d scalar.
     a = data.draw(hnp.arrays(np.float64, shapes.input_shapes[0], elements=values()))
     b = data.draw(hnp.arrays(np.float64, shapes.input_shapes[1],
                              elements=away_from_zero() if op == "/" else values()))
@@ -68,7 +70,8 @@ def test_binary_ops_broadcast(op, shapes, data):
                                               ((), (2, 3)), ((2, 1, 3), (4, 1))])
 @pytest.mark.parametrize("op", sorted(BINARY))
 def test_binary_ops_named_broadcasts(op, shape_a, shape_b):
-    # The broadcasting patterns the book uses, named so a failure says which one is wrong.
+    # The broadcasting patterns the book uses, named so a failure says which one is
+    # wrong.
     rng = np.random.default_rng(1)
     a = rng.standard_normal(shape_a)
     b = rng.uniform(0.5, 2.0, shape_b) * rng.choice([-1, 1], shape_b)
@@ -79,14 +82,15 @@ def test_binary_ops_named_broadcasts(op, shape_a, shape_b):
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), elements=values()),
        c=st.floats(-2, 2).filter(lambda c: abs(c) > 0.1))
 def test_mixing_numbers_and_arrays(x, c):
-    # Reflected operators (number on the left) and numpy arrays on the left: a failure means
-    # numpy did not defer to the Tensor, or a reflected op has its operands swapped.
+    # Reflected operators (number on the left) and numpy arrays on the left: a failure
+    # means numpy did not defer to the Tensor, or a reflected op has its operands
+    # swapped.
     arr = np.full(x.shape, c)
     f = lambda t, a: (c - t) * c + c / (t * t + 1) + a * t - a / (t * t + 2) + t / c + (-t) ** 2
     compare_with_torch(lambda t: f(t, arr), lambda t: f(t, torch.tensor(arr)), x)
 
 
-# ---- unary ops and functions ---------------------------------------------------------------
+# ---- unary ops and functions ---------------------------------------------------------
 
 UNARY = {  # name: (engine, torch, domain)
     "neg":     (lambda x: -x, lambda x: -x, values()),
@@ -119,8 +123,8 @@ def test_unary_ops(name, data):
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=values()),
        data=st.data())
 def test_reductions_along_axes(x, data):
-    # sum/mean over one axis, several axes (negative ones too), with and without keepdims:
-    # a failure means the gradient is broadcast back along the wrong axes.
+    # sum/mean over one axis, several axes (negative ones too), with and without
+    # keepdims: a failure means the gradient is broadcast back along the wrong axes.
     axes = data.draw(st.lists(st.integers(0, x.ndim - 1), min_size=1, max_size=x.ndim, unique=True))
     axis = tuple(a - x.ndim if data.draw(st.booleans()) else a for a in axes)
     keep = data.draw(st.booleans())
@@ -132,7 +136,8 @@ def test_reductions_along_axes(x, data):
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=values(-20, 20)),
        data=st.data())
 def test_log_softmax(x, data):
-    # A failure means the log-softmax gradient g - softmax * sum(g) is wrong along some axis.
+    # A failure means the log-softmax gradient g - softmax * sum(g) is wrong along some
+    # axis.
     axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
     compare_with_torch(lambda t: ad.log_softmax(t, axis=axis), lambda t: torch.log_softmax(t, dim=axis), x)
 
@@ -141,8 +146,8 @@ def test_log_softmax(x, data):
 @given(n=st.integers(1, 5), k=st.integers(1, 5), m=st.integers(1, 5),
        a_vec=st.booleans(), b_vec=st.booleans(), seed=st.integers(0, 2**16))
 def test_matmul_2d_and_1d(n, k, m, a_vec, b_vec, seed):
-    # dA = G B^T, dB = A^T G, with numpy's reading of 1-D operands (row on the left, column
-    # on the right): a failure means a transposition or a 1-D case is wrong.
+    # dA = G B^T, dB = A^T G, with numpy's reading of 1-D operands (row on the left,
+    # column on the right): a failure means a transposition or a 1-D case is wrong.
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((k,) if a_vec else (n, k))
     b = rng.standard_normal((k,) if b_vec else (k, m))
@@ -159,12 +164,13 @@ def test_getitem():
         compare_with_torch(lambda t: t[index], lambda t: t[index], x)
 
 
-# ---- losses ----------------------------------------------------------------------------------
+# ---- losses --------------------------------------------------------------------------
 
 @FAST
 @given(n=st.integers(1, 6), c=st.integers(2, 5), seed=st.integers(0, 2**16), scale=st.sampled_from([1.0, 10.0, 1e3]))
 def test_softmax_cross_entropy(n, c, seed, scale):
-    # The fused (softmax - onehot)/N gradient and the stable loss, up to logits of size 1e3.
+    # The fused (softmax - onehot)/N gradient and the stable loss, up to logits of size
+    # 1e3.
     rng = np.random.default_rng(seed)
     z, y = scale * rng.standard_normal((n, c)), rng.integers(0, c, n)
     compare_with_torch(lambda t: ad.softmax_cross_entropy(t, y),
@@ -183,8 +189,8 @@ def test_binary_cross_entropy_with_logits(shape, seed, scale):
 
 
 def test_losses_at_extreme_logits():
-    # |z| = 1e3: a naive log(sigmoid(z)) or exp(z) overflows to inf/nan. Loss and gradient
-    # must be finite and equal to torch's.
+    # |z| = 1e3: a naive log(sigmoid(z)) or exp(z) overflows to inf/nan. Loss and
+    # gradient must be finite and equal to torch's.
     z = np.array([[1e3, -1e3, 0.0], [-1e3, 1e3, 1e3], [1e3, 1e3, -1e3]])
     y = np.array([1, 0, 2])
     compare_with_torch(lambda t: ad.softmax_cross_entropy(t, y),
@@ -199,8 +205,9 @@ def test_losses_at_extreme_logits():
 
 
 def test_cross_entropy_rejects_bad_labels():
-    # Labels out of 0..C-1, of the wrong length or not integers would index the wrong entries
-    # silently (or raise an IndexError that does not say why); each must be a clear error.
+    # Labels out of 0..C-1, of the wrong length or not integers would index the wrong
+    # entries silently (or raise an IndexError that does not say why); each must be a
+    # clear error.
     z = Tensor(np.zeros((3, 4)), requires_grad=True)
     with pytest.raises(ValueError, match=r"0\.\.3"):
         ad.softmax_cross_entropy(z, [0, 4, 1])
@@ -214,11 +221,11 @@ def test_cross_entropy_rejects_bad_labels():
         ad.softmax_cross_entropy(Tensor(np.zeros(4)), [0])
 
 
-# ---- the graph: reuse, accumulation, no_grad, errors, depth, dtype ----------------------------
+# ---- the graph: reuse, accumulation, no_grad, errors, depth, dtype -------------------
 
 def test_reused_node():
-    # x*x and a node feeding two branches: a failure means a gradient was overwritten (=)
-    # instead of accumulated (+=), the bug of early tinygrad.
+    # x*x and a node feeding two branches: a failure means a gradient was overwritten
+    # (=) instead of accumulated (+=), the bug of early tinygrad.
     x = np.random.default_rng(3).standard_normal((4, 3))
     w = np.random.default_rng(4).standard_normal((3,))
     compare_with_torch(lambda t: t * t, lambda t: t * t, x)
@@ -232,7 +239,8 @@ def test_reused_node():
 
 
 def test_every_node_keeps_its_gradient():
-    # The book tabulates every node's gradient; compare intermediates with torch's retain_grad.
+    # The book tabulates every node's gradient; compare intermediates with torch's
+    # retain_grad.
     rng = np.random.default_rng(5)
     X, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
     Wt, bt = Tensor(W, requires_grad=True), Tensor(b, requires_grad=True)
@@ -249,8 +257,9 @@ def test_every_node_keeps_its_gradient():
 
 
 def test_gradients_accumulate_over_backward_calls():
-    # Like torch: leaf gradients add up over backward() calls (until zero_grad), on the same
-    # graph and on a new one; an intermediate holds only the latest pass's gradient.
+    # Like torch: leaf gradients add up over backward() calls (until zero_grad), on the
+    # same graph and on a new one; an intermediate holds only the latest pass's
+    # gradient.
     x0 = np.array([0.5, -1.0, 2.0])
     x = Tensor(x0, requires_grad=True)
     y = ad.tanh(x) * x
@@ -271,8 +280,8 @@ def test_gradients_accumulate_over_backward_calls():
 
 
 def test_no_grad_builds_no_graph():
-    # Inside no_grad, results must not require grad nor hold their inputs (no graph, no memory);
-    # the previous state must come back afterwards, even after an exception.
+    # Inside no_grad, results must not require grad nor hold their inputs (no graph, no
+    # memory); the previous state must come back afterwards, even after an exception.
     w = Tensor(np.ones(3), requires_grad=True)
     with no_grad():
         y = ad.relu(w * 2 + 1).sum()
@@ -286,10 +295,11 @@ def test_no_grad_builds_no_graph():
 
 
 def test_finished_graph_is_freed_at_once():
-    # With the cycle collector off, a graph must be freed as soon as the loss is dropped: a
-    # backward rule that referred to its own output would make a reference cycle, and every
-    # training step's activations would pile up in memory until the collector ran (gigabytes
-    # for full-batch MNIST). Under no_grad, an output must not keep its inputs alive either.
+    # With the cycle collector off, a graph must be freed as soon as the loss is
+    # dropped: a backward rule that referred to its own output would make a reference
+    # cycle, and every training step's activations would pile up in memory until the
+    # collector ran (gigabytes for full-batch MNIST). Under no_grad, an output must not
+    # keep its inputs alive either.
     gc.disable()
     try:
         x = Tensor(np.ones(3), requires_grad=True)
@@ -320,7 +330,8 @@ def test_requires_grad_only_if_some_input_does():
 
 
 def test_non_scalar_backward_needs_a_gradient():
-    # backward() on a (2, 3) output has no natural seed: the error must say so and give the shape.
+    # backward() on a (2, 3) output has no natural seed: the error must say so and give
+    # the shape.
     y = Tensor(np.ones((2, 3)), requires_grad=True) * 2
     with pytest.raises(ValueError, match=r"scalar.*\(2, 3\)"):
         y.backward()

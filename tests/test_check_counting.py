@@ -24,7 +24,7 @@ def test_the_lecture_network_is_101770():
 
 @pytest.mark.parametrize("wrong, hint", [
     (lambda s: sum(a * b for a, b in zip(s[:-1], s[1:])), "number of weights alone"),
-    (lambda s: sum((a + 1) * b for a, b in zip(s[:-1], s[1:])) - sum(s[1:]) + sum(s[:-1]),
+    (lambda s: right(s) - sum(s[1:]) + sum(s[:-1]),
      "biases belong to the layer's outputs"),
     (lambda s: right(s) - s[-1], "output layer has weights and biases too"),
 ])
@@ -34,5 +34,6 @@ def test_typical_miscounts_are_named(wrong, hint):
 
 
 def test_a_wrong_count_names_the_sizes_and_both_numbers():
-    with pytest.raises(CheckFailed, match=r"sizes \[3, 5, 2\]: expected 32 parameters, got 7"):
+    with pytest.raises(CheckFailed, match=r"sizes \[3, 5, 2\]: expected 32 parameters, "
+                                          r"got 7"):
         check.parameter_count(lambda s: 7, cases=((3, 5, 2),))

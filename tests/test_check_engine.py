@@ -1,6 +1,6 @@
-"""lecture_lib.check.engine_op: passes a correct new engine operation and says, for each typical
-mistake, whether the forward or the backward pass is wrong and why. If a test fails, students of
-chapter 5 get a wrong verdict or a misleading hint."""
+"""lecture_lib.check.engine_op: passes a correct new engine operation and says, for each
+typical mistake, whether the forward or the backward pass is wrong and why. If a test
+fails, students of chapter 5 get a wrong verdict or a misleading hint."""
 import numpy as np
 import pytest
 import torch
@@ -11,8 +11,9 @@ from lecture_lib import check
 from lecture_lib.check import CheckFailed
 
 
-# The engine's convention: the backward rule receives the upstream gradient g = dL/d out and
-# adds into the inputs; it never refers to the output (no reference cycle out -> rule -> out).
+# The engine's convention: the backward rule receives the upstream gradient g = dL/d out
+# and adds into the inputs; it never refers to the output (no reference cycle out ->
+# rule -> out).
 def maximum(x, y):
     def _backward(g):
         if x.requires_grad: x.add_grad(g * (x.data >= y.data))
@@ -144,8 +145,9 @@ def test_names_the_mistake(student, arity, hint):
 
 
 def cube_slightly_off(x):
-    # Right up to 1e-6 * g everywhere: invisible next to the large entries 3 x^2 (up to 27),
-    # but a relative error of about 1e-3 where x is near 0 and the gradient is small.
+    # Right up to 1e-6 * g everywhere: invisible next to the large entries 3 x^2 (up to
+    # 27), but a relative error of about 1e-3 where x is near 0 and the gradient is
+    # small.
     def _backward(g):
         x.add_grad(g * 3 * x.data ** 2 + 1e-6 * g)
     return make_node(x.data ** 3, (x,), "cube", _backward)
@@ -159,4 +161,5 @@ def test_a_wrong_small_entry_is_not_hidden_by_large_ones():
     from lecture_lib.gradcheck import rel_error
     x = np.array([3.0, 0.01])
     right, off = 3 * x ** 2, 3 * x ** 2 + 1e-6
-    assert np.max(np.abs(off - right)) / np.max(np.abs(right)) < 1e-7 < rel_error(off, right)
+    largest_relative = np.max(np.abs(off - right)) / np.max(np.abs(right))
+    assert largest_relative < 1e-7 < rel_error(off, right)

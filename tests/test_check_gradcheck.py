@@ -1,5 +1,6 @@
-"""lecture_lib.check.numerical_gradient: passes a correct central difference and names each
-typical mistake. If a test fails, students get a wrong verdict or a misleading hint in chapter 4."""
+"""lecture_lib.check.numerical_gradient: passes a correct central difference and names
+each typical mistake. If a test fails, students get a wrong verdict or a misleading hint
+in chapter 4."""
 import numpy as np
 import pytest
 
@@ -99,7 +100,7 @@ def test_names_the_mistake(student, hint):
         check.numerical_gradient(student)
 
 
-# ---- check.softmax_cross_entropy_grad -----------------------------------------------------------
+# ---- check.softmax_cross_entropy_grad ------------------------------------------------
 def _softmax(Z, axis=1):
     e = np.exp(Z - Z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -146,9 +147,9 @@ def test_softmax_grad_names_the_mistake(student, hint):
 
 
 def test_a_failing_check_is_the_same_on_every_run():
-    # The inputs come from a seeded generator: a failing check sees the same x and says the
-    # same thing on every run (an unseeded one would not, so a student or a grader could not
-    # reproduce it); another seed draws other inputs.
+    # The inputs come from a seeded generator: a failing check sees the same x and says
+    # the same thing on every run (an unseeded one would not, so a student or a grader
+    # could not reproduce it); another seed draws other inputs.
     def seen(**kw):
         xs = []
         def student(f, x, h=1e-5):

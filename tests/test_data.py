@@ -1,7 +1,8 @@
 """The MNIST data layer: the real files load with the published statistics, and every
 kind of bad file is refused with a DataError that names the file and the problem.
 
-Bad-file cases run on temporary copies of data/mnist; the committed files are never touched.
+Bad-file cases run on temporary copies of data/mnist; the committed files are never
+touched.
 """
 import gzip
 import hashlib
@@ -23,7 +24,8 @@ def train():
 
 
 def test_train_split_shapes_types_and_statistics(train):
-    # Wrong shape/dtype/range would break every chapter; wrong counts or mean mean wrong data.
+    # Wrong shape/dtype/range would break every chapter; wrong counts or mean mean wrong
+    # data.
     X, y = train
     assert X.shape == (60_000, 784) and X.dtype == np.float32
     assert y.shape == (60_000,) and y.dtype == np.int64
@@ -33,7 +35,8 @@ def test_train_split_shapes_types_and_statistics(train):
 
 
 def test_test_split_and_raw_unflattened_pixels(train):
-    # normalize=False must give the raw bytes, flatten=False the 28 x 28 images, of the same data.
+    # normalize=False must give the raw bytes, flatten=False the 28 x 28 images, of the
+    # same data.
     X, y = load_mnist("test")
     assert X.shape == (10_000, 784) and np.bincount(y).tolist() == TEST_COUNTS
     raw, y_raw = load_mnist("train", normalize=False, flatten=False)
@@ -44,18 +47,20 @@ def test_test_split_and_raw_unflattened_pixels(train):
 
 @pytest.mark.parametrize("normalize", [False, True])
 def test_returned_arrays_are_writable_copies(normalize):
-    # A read-only view of the decompressed buffer would make in-place preprocessing fail;
-    # a view shared between calls would let one chapter's edit leak into the next load.
+    # A read-only view of the decompressed buffer would make in-place preprocessing
+    # fail; a view shared between calls would let one chapter's edit leak into the next
+    # load.
     X, y = load_mnist("test", normalize=normalize)
     assert X.flags.writeable and y.flags.writeable
     assert X.flags.owndata and y.flags.owndata
     X[0, 0], y[0] = 1, 1
     X2, y2 = load_mnist("test", normalize=normalize)
-    assert X2[0, 0] == 0 and y2[0] == 7          # the first test image is a 7, its corner blank
+    assert X2[0, 0] == 0 and y2[0] == 7   # the first test image: a 7, its corner blank
 
 
 def test_unknown_split_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown MNIST split 'validation'.*'train', 'test'"):
+    with pytest.raises(ValueError, match=r"unknown MNIST split 'validation'.*'train', "
+                                         r"'test'"):
         load_mnist("validation")
 
 
@@ -68,7 +73,8 @@ def copy_dir(tmp_path):
 
 
 def _rewrite(d, name, payload: bytes, fix_checksum: bool):
-    """Replace the gzipped file `name` by gzip(payload); optionally update SHA256SUMS to match."""
+    """Replace the gzipped file `name` by gzip(payload); optionally update SHA256SUMS to
+    match."""
     blob = gzip.compress(payload)
     (d / name).write_bytes(blob)
     if fix_checksum:
@@ -86,21 +92,22 @@ def test_data_dir_argument_is_used(copy_dir):
 
 
 def test_the_environment_variable_points_elsewhere(copy_dir, monkeypatch):
-    # An installed wheel has no data/mnist beside it: LECTURE_LIB_DATA must be read, and a
-    # data_dir argument must still win over it.
+    # An installed wheel has no data/mnist beside it: LECTURE_LIB_DATA must be read, and
+    # a data_dir argument must still win over it.
     (copy_dir / "t10k-labels-idx1-ubyte.gz").unlink()
     monkeypatch.setenv("LECTURE_LIB_DATA", str(copy_dir))
-    with pytest.raises(DataError, match=f"{copy_dir}.*t10k-labels-idx1-ubyte.gz: file not found"):
+    with pytest.raises(DataError, match=f"{copy_dir}.*t10k-labels-idx1-ubyte.gz: file "
+                                        f"not found"):
         load_mnist("test")
     X, _ = load_mnist("test", data_dir=DEFAULT_DATA_DIR)
     assert X.shape == (10_000, 784)
 
 
 @pytest.mark.parametrize("where", ["default", "environment", "argument"])
-def test_a_missing_folder_says_where_it_looked_and_how_to_point_elsewhere(tmp_path, monkeypatch,
-                                                                         where):
-    # What a student with a non-editable install sees: the folder tried, where that folder
-    # came from, and both ways to name the right one.
+def test_a_missing_folder_says_where_it_looked_and_how_to_point_elsewhere(
+        tmp_path, monkeypatch, where):
+    # What a student with a non-editable install sees: the folder tried, where that
+    # folder came from, and both ways to name the right one.
     import lecture_lib.data as data
     nowhere = tmp_path / "nowhere"
     monkeypatch.delenv("LECTURE_LIB_DATA", raising=False)
@@ -117,7 +124,8 @@ def test_a_missing_folder_says_where_it_looked_and_how_to_point_elsewhere(tmp_pa
     with pytest.raises(DataError) as err:
         load_mnist("test", **kwargs)
     message = str(err.value)
-    assert message.startswith(f"{nowhere}: MNIST directory not found (taken from {source})")
+    assert message.startswith(f"{nowhere}: MNIST directory not found (taken from "
+                              f"{source})")
     assert "data_dir=" in message and "LECTURE_LIB_DATA=" in message
     assert "SHA256SUMS" in message
 
@@ -137,7 +145,8 @@ def test_truncated_file_fails_its_checksum(copy_dir):
     # A download cut short must not be parsed into fewer images.
     f = copy_dir / "t10k-images-idx3-ubyte.gz"
     f.write_bytes(f.read_bytes()[:100_000])
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: SHA-256 mismatch.*100,000 bytes"):
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: SHA-256 "
+                                        r"mismatch.*100,000 bytes"):
         load_mnist("test", data_dir=copy_dir)
 
 
@@ -158,10 +167,12 @@ def test_swapped_files_fail(copy_dir):
 
 
 def test_wrong_magic_number_with_matching_checksum(copy_dir):
-    # A labels file in the images' place passes a recomputed checksum but not the IDX header.
+    # A labels file in the images' place passes a recomputed checksum but not the IDX
+    # header.
     labels = gzip.decompress((copy_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
     _rewrite(copy_dir, "t10k-images-idx3-ubyte.gz", labels, fix_checksum=True)
-    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: IDX magic number is 0x00000801, expected 0x00000803"):
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: IDX magic number "
+                                        r"is 0x00000801, expected 0x00000803"):
         load_mnist("test", data_dir=copy_dir)
 
 
@@ -175,7 +186,8 @@ def test_wrong_sizes_in_header(copy_dir):
 def test_short_payload_after_a_valid_header(copy_dir):
     header = np.array([0x0801, 10_000], dtype=">u4").tobytes()
     _rewrite(copy_dir, "t10k-labels-idx1-ubyte.gz", header + bytes(5_000), fix_checksum=True)
-    with pytest.raises(DataError, match=r"expected 10,000 data bytes after the header, found 5,000"):
+    with pytest.raises(DataError, match=r"expected 10,000 data bytes after the header, "
+                                        r"found 5,000"):
         load_mnist("test", data_dir=copy_dir)
 
 
@@ -198,17 +210,19 @@ def test_not_gzip_with_matching_checksum(copy_dir):
 
 
 def test_a_damaged_file_can_be_caught_as_a_value_error(copy_dir):
-    # Callers that guard loading with `except ValueError` (bad input, as for a wrong split)
-    # must also catch a damaged file; a DataError outside ValueError would escape them.
+    # Callers that guard loading with `except ValueError` (bad input, as for a wrong
+    # split) must also catch a damaged file; a DataError outside ValueError would escape
+    # them.
     (copy_dir / "t10k-images-idx3-ubyte.gz").write_bytes(b"damaged")
-    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: SHA-256 mismatch") as info:
+    with pytest.raises(ValueError,
+                       match="t10k-images-idx3-ubyte.gz: SHA-256 mismatch") as info:
         load_mnist("test", data_dir=copy_dir)
     assert type(info.value) is DataError
 
 
 def test_binary_task_keeps_threes_and_fives_in_file_order(train):
-    # The one binary task of chapters 2-5: a wrong filter or label convention changes every
-    # gradient those chapters show.
+    # The one binary task of chapters 2-5: a wrong filter or label convention changes
+    # every gradient those chapters show.
     from lecture_lib.data import binary_task
     X, digits = train
     Xb, yb = binary_task(X, digits, n=50)
@@ -223,8 +237,8 @@ def test_binary_task_keeps_threes_and_fives_in_file_order(train):
 
 
 def test_validation_split_is_fixed_disjoint_and_covers_the_training_set(train):
-    # A split that moved between calls, overlapped, or dropped images would let choices leak
-    # information or change between chapters.
+    # A split that moved between calls, overlapped, or dropped images would let choices
+    # leak information or change between chapters.
     from lecture_lib.data import train_validation_split, validation_indices
     X, y = train
     (Xf, yf), (Xv, yv) = train_validation_split(X, y)

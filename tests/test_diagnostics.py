@@ -1,7 +1,9 @@
-"""lecture_lib.diagnostics: the hand-written chain of a deep MLP against the engine and torch.
+"""lecture_lib.diagnostics: the hand-written chain of a deep MLP against the engine and
+torch.
 
-Tolerances: float64 1e-7 relative to the largest entry of the reference (tests/conftest.py);
-statistics of random draws are not tested here (see test_nn_optim.py for the initializers).
+Tolerances: float64 1e-7 relative to the largest entry of the reference
+(tests/conftest.py); statistics of random draws are not tested here (see
+test_nn_optim.py for the initializers).
 """
 import matplotlib
 import numpy as np
@@ -28,7 +30,8 @@ def small_problem(activation="relu", seed=0):
 
 
 def engine_grads(model, X, y):
-    """Loss, every q_d (in order) and every parameter gradient, by the engine's autograd."""
+    """Loss, every q_d (in order) and every parameter gradient, by the engine's
+    autograd."""
     model.zero_grad()
     h, qs = Tensor(X), []
     for layer in model.layers:
@@ -43,8 +46,9 @@ def engine_grads(model, X, y):
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_backprop_matches_the_engine(activation):
-    # A failure means the hand-written chain is wrong: a missing mask or g', a transposed W_d,
-    # a gradient assigned to the wrong layer, or a loss gradient without its 1/N.
+    # A failure means the hand-written chain is wrong: a missing mask or g', a
+    # transposed W_d, a gradient assigned to the wrong layer, or a loss gradient without
+    # its 1/N.
     model, X, y = small_problem(activation)
     t = dg.backprop(model, X, y)
     loss, dqs, dWs, dbs = engine_grads(model, X, y)
@@ -58,7 +62,8 @@ def test_backprop_matches_the_engine(activation):
 
 
 def test_backprop_matches_torch_autograd_on_a_torch_model():
-    # A failure means layers_of misreads torch's (out, in) weight layout or its layer order.
+    # A failure means layers_of misreads torch's (out, in) weight layout or its layer
+    # order.
     _ = torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6),
                                 torch.nn.Tanh(), torch.nn.Linear(6, 3)).double()
@@ -72,7 +77,8 @@ def test_backprop_matches_torch_autograd_on_a_torch_model():
 
 
 def test_layers_of_a_list_of_pairs_and_errors():
-    # A failure means a plain (W, b) list is not read as a ReLU network, or a bad model passes.
+    # A failure means a plain (W, b) list is not read as a ReLU network, or a bad model
+    # passes.
     model, X, y = small_problem()
     pairs = [(m.W.data, m.b.data) for m in model.layers if isinstance(m, nn.Linear)]
     layers, acts = dg.layers_of(pairs)
@@ -85,8 +91,9 @@ def test_layers_of_a_list_of_pairs_and_errors():
 
 
 def test_layers_of_reads_layers_by_their_type_not_their_name():
-    # A subclass of torch's Linear (another class name) is still a Linear; an engine module is
-    # told from a torch one by its type. Anything else is refused naming what it got.
+    # A subclass of torch's Linear (another class name) is still a Linear; an engine
+    # module is told from a torch one by its type. Anything else is refused naming what
+    # it got.
     class Dense(torch.nn.Linear):
         pass
 
@@ -103,8 +110,8 @@ def test_layers_of_reads_layers_by_their_type_not_their_name():
 
 
 def test_weight_grad_norms_and_layer_table():
-    # A failure means the norms are not Frobenius norms of dL/dW_d in layer order, or the table
-    # reports something other than mean squares per layer.
+    # A failure means the norms are not Frobenius norms of dL/dW_d in layer order, or
+    # the table reports something other than mean squares per layer.
     model, X, y = small_problem()
     t = dg.backprop(model, X, y)
     norms = dg.weight_grad_norms(model, X, y)
@@ -119,8 +126,8 @@ def test_weight_grad_norms_and_layer_table():
 
 
 def test_standard_normal_overflows_in_float32_but_not_float64():
-    # A failure means overflow is not reported (or float64 is not the default): the chapters
-    # rely on both to explain the inf/nan of a 50-layer N(0, 1) network.
+    # A failure means overflow is not reported (or float64 is not the default): the
+    # chapters rely on both to explain the inf/nan of a 50-layer N(0, 1) network.
     rng = np.random.default_rng(0)
     X, y = rng.random((16, 784)), rng.integers(0, 10, 16)
     model = dg.deep_mlp(50, 256, "standard_normal", seed=0, dtype=np.float32)
@@ -132,8 +139,8 @@ def test_standard_normal_overflows_in_float32_but_not_float64():
 
 
 def test_deep_mlp_is_reproducible():
-    # A failure means the same seed does not give the same network (the chapters' figures
-    # would change from run to run).
+    # A failure means the same seed does not give the same network (the chapters'
+    # figures would change from run to run).
     a = dg.deep_mlp(4, 8, "glorot_normal", n_in=5, n_out=3, seed=7)
     b = dg.deep_mlp(4, 8, "glorot_normal", n_in=5, n_out=3, seed=7)
     assert len(a.layers) == 9
@@ -142,7 +149,8 @@ def test_deep_mlp_is_reproducible():
 
 
 def test_dead_units():
-    # A failure means a unit is called dead although it activates on some row, or the reverse.
+    # A failure means a unit is called dead although it activates on some row, or the
+    # reverse.
     model = dg.deep_mlp(2, 4, "he_normal", n_in=3, n_out=2, seed=0)
     model.layers[0].b.data = np.array([-100.0, 100.0, 0.0, 0.0])    # unit 0 dead, unit 1 alive
     model.layers[2].b.data = np.full(4, -100.0)                     # the whole second layer dead

@@ -1,6 +1,7 @@
-"""The gradient checker (lecture_lib.gradcheck): finite differences are right and leave their
-input untouched, sampling and the relative error behave as documented, the three-way table of
-the two-layer network passes on a correct network, and it FAILS on a wrong backward pass.
+"""The gradient checker (lecture_lib.gradcheck): finite differences are right and leave
+their input untouched, sampling and the relative error behave as documented, the
+three-way table of the two-layer network passes on a correct network, and it FAILS on a
+wrong backward pass.
 """
 import numpy as np
 import pandas as pd
@@ -9,8 +10,8 @@ import pytest
 from lecture_lib import gradcheck as gc
 from lecture_lib import twolayer as tl
 
-# float64: finite differences of these smooth functions are good to ~1e-9 relative (rounding
-# error eps |f| / h), so 1e-7 is a safe bound for a correct result; the floor
+# float64: finite differences of these smooth functions are good to ~1e-9 relative
+# (rounding error eps |f| / h), so 1e-7 is a safe bound for a correct result; the floor
 # gc.numeric_floor(h) holds entries too small to resolve to an absolute error instead.
 TOL = 1e-7
 H = 1e-6
@@ -20,9 +21,10 @@ def _fd_error(numeric, exact):
     return gc.rel_error(numeric, exact, floor=gc.numeric_floor(H))
 
 
-# ------------------------------------------------------------------------- numerical_gradient
+# ------------------------------------------------------------------- numerical_gradient
 def test_numerical_gradient_of_sum_of_squares():
-    # d/dx sum(x^2) = 2x; a failure means the difference quotient (or its 1/(2h)) is wrong.
+    # d/dx sum(x^2) = 2x; a failure means the difference quotient (or its 1/(2h)) is
+    # wrong.
     x = np.random.default_rng(0).normal(size=(3, 4))
     g = gc.numerical_gradient(lambda v: np.sum(v**2), x, h=H)
     assert g.shape == x.shape and g.dtype == np.float64
@@ -30,8 +32,8 @@ def test_numerical_gradient_of_sum_of_squares():
 
 
 def test_numerical_gradient_of_a_matrix_product():
-    # f(W) = sum(C * (A @ W)) has gradient A^T C; a failure means entries are perturbed or
-    # stored at the wrong index (e.g. a transposition of the result).
+    # f(W) = sum(C * (A @ W)) has gradient A^T C; a failure means entries are perturbed
+    # or stored at the wrong index (e.g. a transposition of the result).
     rng = np.random.default_rng(1)
     A, W, C = rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=(5, 4))
     g = gc.numerical_gradient(lambda W_: np.sum(C * (A @ W_)), W, h=H)
@@ -39,7 +41,8 @@ def test_numerical_gradient_of_a_matrix_product():
 
 
 def test_numerical_gradient_of_a_0d_array():
-    # A scalar parameter (the lecture's a) is a 0-d array; it must be perturbed like any other.
+    # A scalar parameter (the lecture's a) is a 0-d array; it must be perturbed like any
+    # other.
     a = np.array(0.3)
     g = gc.numerical_gradient(lambda v: float(v) ** 3, a, h=H)
     assert g.shape == () and _fd_error(g, 3 * 0.3**2) < TOL
@@ -47,7 +50,8 @@ def test_numerical_gradient_of_a_0d_array():
 
 def test_numerical_gradient_restores_x_byte_identical():
     # Values for which x + h - h != x in floating point: a failure means the function
-    # "restored" x by arithmetic (or not at all), which silently changes the caller's weights.
+    # "restored" x by arithmetic (or not at all), which silently changes the caller's
+    # weights.
     x = np.array([0.1, 1e10, -1e-300, 3.0, -0.0, 1 / 3])
     before = x.tobytes()
     gc.numerical_gradient(lambda v: np.sum(np.sin(v)), x, h=H)
@@ -56,8 +60,8 @@ def test_numerical_gradient_restores_x_byte_identical():
 
 @pytest.mark.parametrize("fail_at_call", [1, 2, 5])
 def test_numerical_gradient_restores_x_when_f_raises(fail_at_call):
-    # f raising during the + step (call 1), the - step (call 2) or a later coordinate: a failure
-    # means the perturbed value stays in x after the exception.
+    # f raising during the + step (call 1), the - step (call 2) or a later coordinate: a
+    # failure means the perturbed value stays in x after the exception.
     x = np.array([[0.1, 0.2], [0.7, 1 / 3]])
     before = x.tobytes()
     calls = []
@@ -74,8 +78,8 @@ def test_numerical_gradient_restores_x_when_f_raises(fail_at_call):
 
 
 def test_numerical_gradient_refuses_float32_and_non_scalar_f():
-    # Finite differences at h = 1e-6 in float32 are noise, and a cast copy would not be seen by
-    # f: a failure means either is silently accepted.
+    # Finite differences at h = 1e-6 in float32 are noise, and a cast copy would not be
+    # seen by f: a failure means either is silently accepted.
     with pytest.raises(TypeError, match="float64"):
         gc.numerical_gradient(lambda v: np.sum(v), np.ones(3, dtype=np.float32))
     with pytest.raises(ValueError, match="f must return a scalar"):
@@ -83,8 +87,9 @@ def test_numerical_gradient_refuses_float32_and_non_scalar_f():
 
 
 def test_sampled_indices_leave_nan_elsewhere_and_rel_error_ignores_them():
-    # Only the sampled coordinates are computed (the rest NaN), and rel_error skips the NaN;
-    # a failure means big arrays are checked in full (too slow) or NaN poisons the comparison.
+    # Only the sampled coordinates are computed (the rest NaN), and rel_error skips the
+    # NaN; a failure means big arrays are checked in full (too slow) or NaN poisons the
+    # comparison.
     x = np.random.default_rng(2).normal(size=(4, 5))
     idx = gc.sample_indices(x.shape, 6, rng=0)
     assert len(idx) == len(set(idx)) == 6
@@ -100,14 +105,16 @@ def test_sampled_indices_leave_nan_elsewhere_and_rel_error_ignores_them():
     assert np.isnan(gc.rel_error(np.full(3, np.nan), np.ones(3)))     # nothing compared: NaN
 
 
-# ------------------------------------------------------------------------- rel_error, compare
+# ------------------------------------------------------------------- rel_error, compare
 def test_rel_error_formula_on_hand_made_cases():
-    # cs231n's max_j |a_j - b_j| / max(1e-8, |a_j| + |b_j|): a failure means a different formula.
+    # cs231n's max_j |a_j - b_j| / max(1e-8, |a_j| + |b_j|): a failure means a different
+    # formula.
     assert gc.rel_error([1.0, 2.0], [1.0, 2.2]) == pytest.approx(0.2 / 4.2)
     assert gc.rel_error(np.zeros(3), np.zeros(3)) == 0.0               # no 0/0
     assert gc.rel_error([0.0], [1e-9]) == pytest.approx(0.1)          # floor 1e-8 applies
     assert gc.rel_error(2.0, -2.0) == 1.0                              # the largest possible
-    # Elementwise, then the max: a wrong small entry is not hidden by a large correct one.
+    # Elementwise, then the max: a wrong small entry is not hidden by a large correct
+    # one.
     assert gc.rel_error([1000.0, 1e-3], [1000.0, 2e-3]) == pytest.approx(1 / 3)
     assert gc.rel_error([0.0], [1e-9], floor=1e-3) == pytest.approx(1e-6)
     assert np.isnan(gc.rel_error([np.nan, 1.0], [1.0, 1.0], ignore_nan=False))
@@ -128,7 +135,7 @@ def test_compare_common_keys_and_missing_keys():
         gc.compare(a, b, keys=["W1", "only_a"])
 
 
-# ------------------------------------------------------------------------- the two-layer check
+# ------------------------------------------------------------------ the two-layer check
 @pytest.fixture(scope="module")
 def small_net():
     rng = np.random.default_rng(0)
@@ -139,12 +146,13 @@ def small_net():
 
 
 def test_check_twolayer_table_passes_on_the_hand_derived_network(small_net):
-    # A failure means one of the four routes disagrees on a correct network (or the table
-    # lost its documented layout, which the chapters print and assert on).
+    # A failure means one of the four routes disagrees on a correct network (or the
+    # table lost its documented layout, which the chapters print and assert on).
     df = gc.check_twolayer(*small_net)
     assert list(df.index) == ["a", "beta", "b2", "W2", "b1", "W1", "X"]
     assert df.index.name == "parameter"
-    assert list(df.columns) == ["shape", "hand vs engine", "hand vs torch", "hand vs numeric"]
+    assert list(df.columns) == ["shape", "hand vs engine", "hand vs torch", "hand vs "
+                                                                            "numeric"]
     assert df.loc["W1", "shape"] == "(P, K1) = (6, 5)"
     assert df.loc["b2", "shape"] == "(K2,) = (4,)" and df.loc["X", "shape"] == "(N, P) = (5, 6)"
     errors = df.drop(columns="shape")
@@ -153,7 +161,8 @@ def test_check_twolayer_table_passes_on_the_hand_derived_network(small_net):
 
 
 def test_errors_ok_fails_on_large_or_nan_errors(small_net):
-    # NaN means nothing was compared; a failure means a notebook's assert would pass anyway.
+    # NaN means nothing was compared; a failure means a notebook's assert would pass
+    # anyway.
     df = gc.check_twolayer(*small_net, numeric_samples=3, rng=0)
     assert gc.errors_ok(df)
     bad = df.copy()
@@ -165,8 +174,8 @@ def test_errors_ok_fails_on_large_or_nan_errors(small_net):
 
 
 def test_numeric_route_samples_and_leaves_the_caller_arrays_alone(small_net):
-    # Sampling must give min(samples, size) computed entries per parameter; a failure in the
-    # byte check means the caller's weights were perturbed or cast in place.
+    # Sampling must give min(samples, size) computed entries per parameter; a failure in
+    # the byte check means the caller's weights were perturbed or cast in place.
     params, X, y = small_net
     p32 = {k: v.astype(np.float32) for k, v in params.items()}
     before = {k: v.tobytes() for k, v in p32.items()}
@@ -193,8 +202,9 @@ def _wrong_backward(params, X, y, mistake):
 @pytest.mark.parametrize("mistake, broken", [("transposed dW1", ["W1"]),
                                              ("missing mask", ["W1", "b1", "X"])])
 def test_compare_catches_a_wrong_backward(mistake, broken):
-    # The checker must be able to FAIL: a failure here means a classic mistake goes unnoticed.
-    # dW1 transposed keeps its shape only when P = K1, so this network is square in layer 1.
+    # The checker must be able to FAIL: a failure here means a classic mistake goes
+    # unnoticed. dW1 transposed keeps its shape only when P = K1, so this network is
+    # square in layer 1.
     rng = np.random.default_rng(3)
     params = tl.init_params(5, 5, 3, rng=rng)
     X, y = rng.normal(size=(6, 5)), np.array([0, 1, 1, 0, 1, 0])
@@ -204,14 +214,15 @@ def test_compare_catches_a_wrong_backward(mistake, broken):
                         gc.twolayer_grads_torch(params, X, y))
     for k in errors:
         assert (errors[k] > 1e-2) == (k in broken), (k, errors)
-    # The same routine without the mistake passes: the large errors come from the mistake.
+    # The same routine without the mistake passes: the large errors come from the
+    # mistake.
     right = gc.compare(_wrong_backward(params, X, y, None), tl.backward(params, X, y))
     assert max(right.values()) < TOL
 
 
 def test_rel_error_of_infinite_entries_is_nan_and_silent():
-    # An inf in a student's answer must read as "not close" (NaN fails every tolerance), and a
-    # failing self-check must not spill a numpy RuntimeWarning into the notebook.
+    # An inf in a student's answer must read as "not close" (NaN fails every tolerance),
+    # and a failing self-check must not spill a numpy RuntimeWarning into the notebook.
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -1,9 +1,11 @@
-"""Initializers, layers, optimizers and gradient clipping, against their definitions and torch.
+"""Initializers, layers, optimizers and gradient clipping, against their definitions and
+torch.
 
 Tolerances: float64 1e-7 and float32 1e-4 relative to the largest entry of the reference
-(tests/conftest.py); optimizer trajectories are compared as displacements from the starting
-point, so that an error in a step of size lr is not hidden by the size of the parameters;
-sample variances: 5% relative, more than 10 standard errors for 120,000 draws
+(tests/conftest.py); optimizer trajectories are compared as displacements from the
+starting point, so that an error in a step of size lr is not hidden by the size of the
+parameters; sample variances: 5% relative, more than 10 standard errors for 120,000
+draws
   (the standard error of a normal sample variance is sqrt(2/n) = 0.4%).
 """
 import numpy as np
@@ -17,7 +19,7 @@ from lecture_lib.autodiff import Tensor, softmax_cross_entropy
 VAR_RTOL = 0.05
 
 
-# ---- initializers ------------------------------------------------------------------------------
+# ---- initializers --------------------------------------------------------------------
 
 N_IN, N_OUT = 400, 300
 VARIANCES = {
@@ -31,8 +33,8 @@ VARIANCES = {
 
 @pytest.mark.parametrize("name", sorted(VARIANCES))
 def test_initializer_shape_mean_and_variance(name):
-    # A failure means the wrong variance formula (e.g. fan-out for fan-in, or a std used as a
-    # variance), the wrong shape, or a biased draw.
+    # A failure means the wrong variance formula (e.g. fan-out for fan-in, or a std used
+    # as a variance), the wrong shape, or a biased draw.
     W = getattr(init, name)(N_IN, N_OUT, np.random.default_rng(0))
     assert W.shape == (N_IN, N_OUT)
     var = VARIANCES[name]
@@ -41,15 +43,17 @@ def test_initializer_shape_mean_and_variance(name):
 
 
 def test_uniform_initializers_respect_their_bounds():
-    # glorot_uniform draws from U(-a, a) with a = sqrt(6/(n_in + n_out)); torch_default from
-    # U(-1/sqrt(n_in), 1/sqrt(n_in)). A wrong bound shows here before it shows in a variance.
+    # glorot_uniform draws from U(-a, a) with a = sqrt(6/(n_in + n_out)); torch_default
+    # from U(-1/sqrt(n_in), 1/sqrt(n_in)). A wrong bound shows here before it shows in a
+    # variance.
     for f, bound in [(init.glorot_uniform, np.sqrt(6 / (N_IN + N_OUT))), (init.torch_default, 1 / np.sqrt(N_IN))]:
         W = f(N_IN, N_OUT, 1)
         assert np.abs(W).max() <= bound and np.abs(W).max() > 0.99 * bound
 
 
 def test_initializer_rng_arguments():
-    # An int seed reproduces, a Generator is used (advanced) rather than reseeded, None is fresh.
+    # An int seed reproduces, a Generator is used (advanced) rather than reseeded, None
+    # is fresh.
     f = init.he_normal
     np.testing.assert_array_equal(f(3, 2, 7), f(3, 2, 7))
     rng = np.random.default_rng(7)
@@ -61,18 +65,18 @@ def test_initializer_rng_arguments():
 
 
 def test_each_initializer_has_one_name():
-    # Two names for one initializer (an alias) would make a table of initializers list it
-    # twice; every name must lead to its own function.
+    # Two names for one initializer (an alias) would make a table of initializers list
+    # it twice; every name must lead to its own function.
     functions = list(init.INITIALIZERS.values())
     assert len(set(functions)) == len(functions)
     assert init.INITIALIZERS["torch"] is init.torch_default
 
 
-# ---- layers ------------------------------------------------------------------------------------
+# ---- layers --------------------------------------------------------------------------
 
 def test_linear_shapes_dtype_and_bias():
-    # W: (n_in, n_out), b: (n_out,), in the requested dtype; torch init draws the bias from
-    # U(-1/sqrt(n_in), 1/sqrt(n_in)), the other inits start it at 0.
+    # W: (n_in, n_out), b: (n_out,), in the requested dtype; torch init draws the bias
+    # from U(-1/sqrt(n_in), 1/sqrt(n_in)), the other inits start it at 0.
     layer = nn.Linear(784, 128, rng=0)
     assert layer.W.shape == (784, 128) and layer.b.shape == (128,)
     assert layer.W.dtype == layer.b.dtype == np.float32
@@ -88,13 +92,14 @@ def test_linear_shapes_dtype_and_bias():
 
 def test_linear_rejects_the_wrong_input_width():
     # The error must name the expected width and the shape received.
-    with pytest.raises(ValueError, match=r"Linear expects inputs of width n_in = 784, got \(32, 100\)"):
+    with pytest.raises(ValueError, match=r"Linear expects inputs of width n_in = 784, "
+                                         r"got \(32, 100\)"):
         nn.Linear(784, 128)(np.zeros((32, 100), np.float32))
 
 
 def test_mlp_structure_and_parameter_count():
-    # [784, 128, 10]: 784*128 + 128 + 128*10 + 10 = 101,770 parameters; Linear, ReLU, Linear
-    # (no activation after the logits).
+    # [784, 128, 10]: 784*128 + 128 + 128*10 + 10 = 101,770 parameters; Linear, ReLU,
+    # Linear (no activation after the logits).
     model = nn.mlp([784, 128, 10], rng=0)
     assert sum(p.data.size for p in model.parameters()) == 101_770
     assert [type(m).__name__ for m in model.layers] == ["Linear", "ReLU", "Linear"]
@@ -104,9 +109,9 @@ def test_mlp_structure_and_parameter_count():
 
 
 def test_torch_round_trip_and_gradients():
-    # from_torch must transpose torch's weight (n_out, n_in) into W (n_in, n_out) and copy it:
-    # the engine then computes torch's outputs and torch's gradients, and to_torch(from_torch(m))
-    # is m again, weight for weight.
+    # from_torch must transpose torch's weight (n_out, n_in) into W (n_in, n_out) and
+    # copy it: the engine then computes torch's outputs and torch's gradients, and
+    # to_torch(from_torch(m)) is m again, weight for weight.
     _ = torch.manual_seed(0)
     tmodel = torch.nn.Sequential(torch.nn.Linear(20, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)).double()
     model = nn.from_torch(tmodel)
@@ -127,8 +132,9 @@ def test_torch_round_trip_and_gradients():
 
 
 def test_from_torch_copies_the_weights_and_draws_nothing(monkeypatch):
-    # The engine copy holds torch's own weight (transposed) and bias, as copies; building it
-    # draws no random numbers (a drawn bias overwritten afterwards would waste a generator).
+    # The engine copy holds torch's own weight (transposed) and bias, as copies;
+    # building it draws no random numbers (a drawn bias overwritten afterwards would
+    # waste a generator).
     _ = torch.manual_seed(3)
     layer = torch.nn.Linear(4, 3)
 
@@ -141,13 +147,15 @@ def test_from_torch_copies_the_weights_and_draws_nothing(monkeypatch):
     with torch.no_grad():
         layer.bias += 1
     assert not np.array_equal(copy.b.data, layer.bias.detach().numpy())
-    assert (copy.n_in, copy.n_out) == (4, 3) and copy.W.requires_grad and copy.b.requires_grad
+    assert (copy.n_in, copy.n_out) == (4, 3)
+    assert copy.W.requires_grad and copy.b.requires_grad
     with pytest.raises(ValueError, match=r"W: \(n_in, n_out\) and b: \(n_out,\)"):
         nn.Linear.from_arrays(np.zeros((4, 3)), np.zeros(4))
 
 
 def test_from_torch_float32():
-    # A float32 torch model becomes a float32 engine model with the same outputs (float32 tolerance).
+    # A float32 torch model becomes a float32 engine model with the same outputs
+    # (float32 tolerance).
     _ = torch.manual_seed(1)
     tmodel = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
     model = nn.from_torch(tmodel)
@@ -157,12 +165,12 @@ def test_from_torch_float32():
     assert_close(out.data, tmodel(torch.from_numpy(X)), RTOL32)
 
 
-# ---- optimizers --------------------------------------------------------------------------------
+# ---- optimizers ----------------------------------------------------------------------
 
 def run_both(make_ours, make_torch, steps=10, seed=0):
-    """Apply the same random gradients for ``steps`` steps to the same float64 parameters in
-    both optimizers (the last parameter never gets a gradient and must not move), then compare
-    displacements from the start."""
+    """Apply the same random gradients for ``steps`` steps to the same float64
+    parameters in both optimizers (the last parameter never gets a gradient and must not
+    move), then compare displacements from the start."""
     rng = np.random.default_rng(seed)
     starts = [rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal(2)]
     ours = [Tensor(s.copy(), requires_grad=True) for s in starts]
@@ -181,15 +189,17 @@ def run_both(make_ours, make_torch, steps=10, seed=0):
 
 @pytest.mark.parametrize("lr, betas, eps", [(1e-3, (0.9, 0.999), 1e-8), (0.1, (0.5, 0.9), 1e-2)])
 def test_adam_matches_torch(lr, betas, eps):
-    # 10 steps: a failure means a wrong moment update, bias correction (1 - beta^t with t counted
-    # per parameter), or eps placement (visible with the large eps of the second case).
+    # 10 steps: a failure means a wrong moment update, bias correction (1 - beta^t with
+    # t counted per parameter), or eps placement (visible with the large eps of the
+    # second case).
     run_both(lambda ps: optim.Adam(ps, lr=lr, betas=betas, eps=eps),
              lambda ps: torch.optim.Adam(ps, lr=lr, betas=betas, eps=eps))
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_sgd_matches_torch(momentum):
-    # A failure means the momentum buffer is not torch's v <- mu v + g (starting at v = g).
+    # A failure means the momentum buffer is not torch's v <- mu v + g (starting at v =
+    # g).
     run_both(lambda ps: optim.SGD(ps, lr=0.05, momentum=momentum),
              lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=momentum))
 
@@ -205,7 +215,7 @@ def test_optimizers_validate_their_arguments():
         optim.SGD(p, lr=0.1, momentum=1.0)
 
 
-# ---- gradient clipping -------------------------------------------------------------------------
+# ---- gradient clipping ---------------------------------------------------------------
 
 def grads_pair(scale, seed=0):
     rng = np.random.default_rng(seed)
@@ -221,9 +231,9 @@ def grads_pair(scale, seed=0):
 @pytest.mark.parametrize("scale, max_norm", [(10.0, 1.0), (0.01, 1.0), (1e-7, 1e-6)])
 def test_clip_grad_norm_matches_torch(scale, max_norm):
     # One joint norm over all parameters, factor min(1, c/(||g|| + 1e-6)), norm before
-    # clipping returned. Norms ~45 (clipped), ~0.045 (untouched) and ~4.5e-7 with c = 1e-6,
-    # where torch's + 1e-6 still scales by ~0.7: a per-parameter norm, a missing 1e-6 or the
-    # wrong return value fails here.
+    # clipping returned. Norms ~45 (clipped), ~0.045 (untouched) and ~4.5e-7 with c =
+    # 1e-6, where torch's + 1e-6 still scales by ~0.7: a per-parameter norm, a missing
+    # 1e-6 or the wrong return value fails here.
     ours, theirs = grads_pair(scale)
     total = optim.clip_grad_norm(ours, max_norm=max_norm)
     ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm=max_norm)

@@ -1,9 +1,10 @@
-"""`pip install .` ships a working library: the wheel holds every module of lecture_lib (and
-coursetools), and what it declares covers what the modules import when they are imported.
+"""`pip install .` ships a working library: the wheel holds every module of lecture_lib
+(and coursetools), and what it declares covers what the modules import when they are
+imported.
 
 The wheel is built offline from a copy of the sources (pyproject.toml, lecture_lib,
-coursetools) with the setuptools already installed, in a few seconds; the working tree is not
-written to.
+coursetools) with the setuptools already installed, in a few seconds; the working tree
+is not written to.
 """
 import ast
 import email
@@ -22,7 +23,8 @@ PACKAGES = ("lecture_lib", "coursetools")
 
 
 def sources(package):
-    """The package's modules in the repository, as wheel paths (lecture_lib/check/_base.py)."""
+    """The package's modules in the repository, as wheel paths
+    (lecture_lib/check/_base.py)."""
     return sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / package).rglob("*.py")
                   if "__pycache__" not in p.parts)
 
@@ -35,9 +37,9 @@ def wheel(tmp_path_factory):
         shutil.copytree(ROOT / package, src / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                             "--no-build-isolation", "--no-index", "-q", "-w", str(out), str(src)],
-                            capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps",
+               "--no-build-isolation", "--no-index", "-q", "-w", str(out), str(src)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     (path,) = out.glob("lecture_lib-*.whl")
     return zipfile.ZipFile(path)
@@ -49,7 +51,8 @@ def metadata(wheel):
 
 
 def requirements(meta, extra=None):
-    """Distribution names (normalized) that METADATA requires, for no extra or for ``extra``."""
+    """Distribution names (normalized) that METADATA requires, for no extra or for
+    ``extra``."""
     names = set()
     for req in meta.get_all("Requires-Dist") or []:
         spec, _, marker = req.partition(";")
@@ -64,8 +67,9 @@ def normalize(name):
 
 
 def top_level_imports(path):
-    """The modules a file imports when it is imported: its module-level import statements,
-    including those under a module-level if/try, never those inside functions or classes."""
+    """The modules a file imports when it is imported: its module-level import
+    statements, including those under a module-level if/try, never those inside
+    functions or classes."""
     found, todo = set(), list(ast.parse(path.read_text()).body)
     while todo:
         node = todo.pop()
@@ -80,7 +84,8 @@ def top_level_imports(path):
 
 
 def distributions_of(module):
-    return {normalize(d) for d in importlib.metadata.packages_distributions().get(module, [])}
+    names = importlib.metadata.packages_distributions().get(module, [])
+    return {normalize(d) for d in names}
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -101,18 +106,20 @@ def test_main_dependencies_cover_lecture_libs_top_level_imports(wheel):
     for path in (ROOT / "lecture_lib").rglob("*.py"):
         for module in top_level_imports(path):
             if not distributions_of(module) & declared:
-                uncovered.setdefault(module, []).append(path.relative_to(ROOT).as_posix())
+                where = path.relative_to(ROOT).as_posix()
+                uncovered.setdefault(module, []).append(where)
     assert not uncovered, f"imported at the top but not declared: {uncovered}"
 
 
 def test_torch_is_an_extra_pinned_like_requirements(wheel):
-    # torch is imported inside the functions that need it, so it is an extra; pinned to the
-    # version requirements.txt installs, so that installing the extra never swaps the CPU
-    # build for another one.
+    # torch is imported inside the functions that need it, so it is an extra; pinned to
+    # the version requirements.txt installs, so that installing the extra never swaps
+    # the CPU build for another one.
     meta = metadata(wheel)
     assert "torch" not in requirements(meta)
     (torch_req,) = [r for r in meta.get_all("Requires-Dist") if r.startswith("torch")]
-    pinned = re.search(r"^torch==([\d.]+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    requirements_txt = (ROOT / "requirements.txt").read_text()
+    pinned = re.search(r"^torch==([\d.]+)$", requirements_txt, re.M)
     assert torch_req.split(";")[0].replace(" ", "") == f"torch=={pinned.group(1)}"
 
 
@@ -120,7 +127,8 @@ def test_the_instructor_extra_covers_coursetools(wheel):
     meta = metadata(wheel)
     declared = requirements(meta) | requirements(meta, "instructor")
     uncovered = sorted({m for p in (ROOT / "coursetools").rglob("*.py")
-                        for m in top_level_imports(p) if not distributions_of(m) & declared})
+                        for m in top_level_imports(p)
+                        if not distributions_of(m) & declared})
     assert not uncovered, f"coursetools imports {uncovered} at the top; declare them"
 
 
@@ -132,7 +140,7 @@ def test_importing_lecture_lib_loads_no_torch():
     code = ("import importlib, sys\n"
             f"for m in {modules!r}: importlib.import_module(m)\n"
             "print('torch' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

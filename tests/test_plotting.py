@@ -16,8 +16,8 @@ def test_set():
 
 
 def test_one_row_per_class_and_only_images_of_that_class(test_set):
-    # Each row must show per_class images of its own digit, labelled with it; a wrong mask or
-    # a swapped index would put other digits in the row.
+    # Each row must show per_class images of its own digit, labelled with it; a wrong
+    # mask or a swapped index would put other digits in the row.
     X, y = test_set
     fig = plotting.show_digits(X, y, per_class=4, classes=[3, 5, 8], rng=1, title="t")
     axes = np.array(fig.axes[:12]).reshape(3, 4)
@@ -32,10 +32,12 @@ def test_one_row_per_class_and_only_images_of_that_class(test_set):
 
 
 def test_the_seed_picks_the_images(test_set):
-    # Same rng: the same figure (the stored notebook output depends on it); another: others.
+    # Same rng: the same figure (the stored notebook output depends on it); another:
+    # others.
     X, y = test_set
-    pick = lambda rng: [ax.images[0].get_array().sum() for ax in
-                        plotting.show_digits(X, y, per_class=3, rng=rng).axes if ax.images]
+    def pick(rng):
+        fig = plotting.show_digits(X, y, per_class=3, rng=rng)
+        return [ax.images[0].get_array().sum() for ax in fig.axes if ax.images]
     assert pick(0) == pick(0) and pick(0) != pick(1)
     assert pick(None) == pick(0)
 

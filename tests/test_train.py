@@ -1,9 +1,10 @@
-"""lecture_lib.train: one loop for torch and engine models, divergence detection, clipping,
-evaluation and input validation, on small synthetic data (seconds).
+"""lecture_lib.train: one loop for torch and engine models, divergence detection,
+clipping, evaluation and input validation, on small synthetic data (seconds).
 
-Tolerances (tests/conftest.py): engine vs torch loss curves from the same weights and batches
-agree to float64 1e-7 and float32 1e-4 (the same arithmetic up to rounding order, over a few
-dozen Adam steps); evaluate vs sklearn / a manual count: 1e-10 (both in float64 from the same probabilities).
+Tolerances (tests/conftest.py): engine vs torch loss curves from the same weights and
+batches agree to float64 1e-7 and float32 1e-4 (the same arithmetic up to rounding
+order, over a few dozen Adam steps); evaluate vs sklearn / a manual count: 1e-10 (both
+in float64 from the same probabilities).
 """
 import math
 
@@ -33,12 +34,13 @@ def torch_net(dtype=torch.float64, seed=0, hidden=(16,)):
     return train.softmax_network(list(hidden), n_inputs=P, n_classes=C).to(dtype)
 
 
-# ---- the loop and its History ----------------------------------------------------------------
+# ---- the loop and its History --------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["torch", "engine"])
 def test_fit_records_one_entry_per_step_and_lowers_the_loss(kind):
-    # A failure means the wrong number of steps per epoch (the last, shorter batch dropped or
-    # doubled), epoch losses not the batch-size-weighted mean, or a loop that does not learn.
+    # A failure means the wrong number of steps per epoch (the last, shorter batch
+    # dropped or doubled), epoch losses not the batch-size-weighted mean, or a loop that
+    # does not learn.
     X, y = make_data()
     model = torch_net() if kind == "torch" else nn.from_torch(torch_net())
     h = fit(model, X, y, epochs=5, batch_size=50, lr=0.01, progress=False)
@@ -57,9 +59,10 @@ def test_fit_records_one_entry_per_step_and_lowers_the_loss(kind):
 
 
 def test_history_final_loss_and_seconds_per_epoch():
-    # final_loss is the LAST epoch's mean loss (not the last step's, not the first epoch's);
-    # seconds_per_epoch divides the run's wall time by the completed epochs. Before any
-    # epoch completed, both are nan rather than a number that looks like a result.
+    # final_loss is the LAST epoch's mean loss (not the last step's, not the first
+    # epoch's); seconds_per_epoch divides the run's wall time by the completed epochs.
+    # Before any epoch completed, both are nan rather than a number that looks like a
+    # result.
     h = fit(nn.from_torch(torch_net()), *make_data(), epochs=3, batch_size=50, lr=0.01,
             progress=False)
     assert h.final_loss == h.epoch_loss[-1] and h.final_loss != h.step_loss[-1]
@@ -74,9 +77,9 @@ def test_history_final_loss_and_seconds_per_epoch():
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_engine_and_torch_give_the_same_loss_curve_in_float64(optimizer):
-    # Same weights (copied), same batches (the seed's permutations): the two curves may differ
-    # only by rounding. A failure means the batches differ between frameworks, or the engine's
-    # loss, gradients or optimizer differ from torch's.
+    # Same weights (copied), same batches (the seed's permutations): the two curves may
+    # differ only by rounding. A failure means the batches differ between frameworks, or
+    # the engine's loss, gradients or optimizer differ from torch's.
     X, y = make_data()
     model = torch_net()
     engine = nn.from_torch(model)
@@ -118,16 +121,17 @@ def test_progress_bar_goes_to_stdout_and_can_be_disabled(capsys):
     assert capsys.readouterr().out == ""
 
 
-# ---- divergence -----------------------------------------------------------------------------------
+# ---- divergence ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["torch", "engine"])
 def test_infinite_inputs_raise_at_the_first_step(kind):
-    # An inf pixel makes the very first loss nan: the error must name step 0, epoch 0, batch 0
-    # and carry the (empty) history.
+    # An inf pixel makes the very first loss nan: the error must name step 0, epoch 0,
+    # batch 0 and carry the (empty) history.
     X, y = make_data()
     X[7, 3] = np.inf
     model = torch_net() if kind == "torch" else nn.from_torch(torch_net())
-    with pytest.raises(NonFiniteLossError, match=r"loss became nan at step 0 \(epoch 0, batch 0\); try gradient clipping") as err:
+    message = r"loss became nan at step 0 \(epoch 0, batch 0\); try gradient clipping"
+    with pytest.raises(NonFiniteLossError, match=message) as err:
         fit(model, X, y, epochs=3, batch_size=N, lr=0.01, progress=False)
     e = err.value
     assert isinstance(e, FloatingPointError)
@@ -144,8 +148,9 @@ def huge_lr_run(kind, on_nonfinite):
 
 @pytest.mark.parametrize("kind", ["torch", "engine"])
 def test_huge_learning_rate_raises_naming_the_step(kind):
-    # SGD with lr = 1e6 on inputs of size 1e3 overflows within a few steps. The step named must
-    # be the first non-finite one, and the history must hold exactly the finite steps before it.
+    # SGD with lr = 1e6 on inputs of size 1e3 overflows within a few steps. The step
+    # named must be the first non-finite one, and the history must hold exactly the
+    # finite steps before it.
     with pytest.raises(NonFiniteLossError) as err:
         huge_lr_run(kind, "raise")
     e, h = err.value, err.value.history
@@ -165,18 +170,19 @@ def test_stop_mode_returns_the_history_and_prints_once(kind, capsys):
 
 
 def test_torch_and_engine_diverge_at_the_same_step():
-    # Both frameworks in float64 from the same weights: the same arithmetic blows up at the same step.
+    # Both frameworks in float64 from the same weights: the same arithmetic blows up at
+    # the same step.
     a, b = huge_lr_run("torch", "stop"), huge_lr_run("engine", "stop")
     assert a.diverged_at == b.diverged_at
 
 
-# ---- clipping ---------------------------------------------------------------------------------------
+# ---- clipping ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["torch", "engine"])
 def test_clipping_caps_the_norm_of_the_update(kind):
-    # With clip_norm = c, every SGD step moves the parameters by lr * (clipped gradient), whose
-    # norm is at most c (torch's 1e-6 guard puts it just below). grad_norm records the norm
-    # before clipping, which here is far above c.
+    # With clip_norm = c, every SGD step moves the parameters by lr * (clipped
+    # gradient), whose norm is at most c (torch's 1e-6 guard puts it just below).
+    # grad_norm records the norm before clipping, which here is far above c.
     X, y = make_data()
     model = torch_net() if kind == "torch" else nn.from_torch(torch_net())
     params = (lambda: [p.detach().numpy().copy() for p in model.parameters()]) if kind == "torch" \
@@ -201,12 +207,13 @@ def test_clipping_leaves_small_gradients_alone():
     assert a.step_loss == b.step_loss
 
 
-# ---- evaluate ---------------------------------------------------------------------------------------
+# ---- evaluate ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["torch", "engine"])
 def test_evaluate_matches_sklearn_and_a_manual_count(kind):
-    # Batched in chunks of 50 rows (not a divisor of 240): a failure means a batch lost or
-    # counted twice, a sum where a mean belongs, or log-probabilities of the wrong class.
+    # Batched in chunks of 50 rows (not a divisor of 240): a failure means a batch lost
+    # or counted twice, a sum where a mean belongs, or log-probabilities of the wrong
+    # class.
     X, y = make_data()
     tmodel = torch_net()
     fit(tmodel, X, y, epochs=2, batch_size=60, lr=0.01, progress=False)
@@ -228,13 +235,14 @@ def test_evaluate_restores_the_training_mode():
     assert model.training
 
 
-# ---- validation -----------------------------------------------------------------------------------
+# ---- validation ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, message", [
     (dict(X=np.zeros((N - 1, P))), r"X has N = 239 rows but y has 240 labels"),
     (dict(X=np.zeros(N)), r"X must be a matrix \(N, P\)"),
     (dict(y=np.zeros((N, 1), dtype=int)), r"y must be a vector \(N,\)"),
-    (dict(y=np.full(N, 4)), r"labels must lie in 0..3 \(the model has C = 4 outputs\); 240 do not, the first is 4"),
+    (dict(y=np.full(N, 4)), r"labels must lie in 0..3 \(the model has C = 4 outputs\); "
+                            r"240 do not, the first is 4"),
     (dict(y=-np.ones(N, dtype=int)), r"labels must lie in 0..3"),
     (dict(y=np.zeros(N)), r"integer class labels"),
     (dict(lr=0), r"learning rate must be a positive number, got lr=0"),
@@ -276,8 +284,9 @@ def test_softmax_network_has_the_lecture_parameter_counts():
 
 
 def test_in_jupyter_the_bar_is_one_display_updated_in_place():
-    # In a kernel, tqdm writes "\r<state>" many times; the stored notebook (and the book) must
-    # keep only the final state, not one line per update. A fake display stands in for IPython's.
+    # In a kernel, tqdm writes "\r<state>" many times; the stored notebook (and the
+    # book) must keep only the final state, not one line per update. A fake display
+    # stands in for IPython's.
     class Handle:
         def __init__(self):
             self.shown = []
