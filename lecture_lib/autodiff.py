@@ -127,7 +127,7 @@ class Tensor:
         g = _unbroadcast(g, self.shape).astype(self.dtype, copy=False)
         self.grad = g if self.grad is None else self.grad + g
 
-    # --- elementwise arithmetic (with broadcasting) -----------------------------------
+    # ---- elementwise arithmetic (with broadcasting) ----------------------------------
     def __add__(self, other):
         other = self._lift(other)
         data = self.data + other.data
@@ -182,7 +182,7 @@ class Tensor:
     def __rtruediv__(self, other): return self._lift(other) / self
     def __rmatmul__(self, other):  return self._lift(other) @ self
 
-    # --- matrix product and shapes ----------------------------------------------------
+    # ---- matrix product and shapes ---------------------------------------------------
     def __matmul__(self, other):
         r"""``A @ B`` for 1-D and 2-D operands; $\partial L/\partial A = G B^\top$,
         $\partial L/\partial B = A^\top G$."""
@@ -221,7 +221,7 @@ class Tensor:
             self.add_grad(dx)
         return make_node(self.data[index], (self,), "[]", _backward)
 
-    # --- reductions -------------------------------------------------------------------
+    # ---- reductions ------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
         def _backward(g):                   # every summand gets the sum's gradient
             g = g if keepdims or axis is None else np.expand_dims(g, axis)
@@ -234,7 +234,7 @@ class Tensor:
         count = int(np.prod([self.shape[a] for a in axes]))
         return self.sum(axis=axis, keepdims=keepdims) / count
 
-    # --- backpropagation --------------------------------------------------------------
+    # ---- backpropagation -------------------------------------------------------------
     def backward(self, grad=None):
         r"""Fill ``.grad`` of every node this one depends on that requires a gradient.
 
@@ -313,7 +313,7 @@ def _tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-# --- elementwise functions ------------------------------------------------------------
+# ---- elementwise functions -----------------------------------------------------------
 def relu(x):
     """max(x, 0); its derivative is taken to be 0 at x = 0 (as torch)."""
     x = _tensor(x)
@@ -355,7 +355,7 @@ def log(x):
     return make_node(np.log(x.data), (x,), "log", _backward)
 
 
-# --- softmax and losses ---------------------------------------------------------------
+# ---- softmax and losses --------------------------------------------------------------
 def log_softmax(x, axis=-1):
     r"""$z_j - \log\sum_k e^{z_k}$, with the row maximum subtracted first so nothing
     overflows.

@@ -142,7 +142,7 @@ def mlp(sizes, init="torch", rng=None, dtype=np.float32, activation=ReLU):
     return Sequential(*layers[:-1])
 
 
-# --- weight exchange with torch (torch is imported only when these are called) --------
+# ---- weight exchange with torch (torch is imported only when these are called) -------
 def from_torch(torch_module, dtype=None):
     """An engine copy of a ``torch.nn.Linear``, ``ReLU``, ``Tanh`` or a ``Sequential``
     of them, with the same weights (copied, transposed to ``W: (n_in, n_out)``).

@@ -131,32 +131,29 @@ class History:
                 f"seconds={self.seconds:.1f})")
 
 
-# --- the loop -------------------------------------------------------------------------
+# ---- the loop ------------------------------------------------------------------------
 def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None,
         seed=0, on_nonfinite="raise", progress=True, desc=None):
     r"""Train ``model`` in place by minibatch ``optimizer`` on the mean softmax
     cross-entropy.
 
     model : ``torch.nn.Module`` (trained on its own device, in its own dtype) or
-        :class:`lecture_lib.nn.Module`; either maps ``X: (B, P)`` to logits ``z: (B,
-        C)``.
+        :class:`lecture_lib.nn.Module`; either maps ``X: (B, P)`` to logits
+        ``z: (B, C)``.
     X : ``(N, P)`` array (numpy or torch); y : ``(N,)`` integer labels in ``0..C-1``.
     epochs, batch_size : positive integers; each epoch makes ``ceil(N / batch_size)``
-    steps
-        over the batches of one ``np.random.default_rng(seed)`` permutation.
+        steps over the batches of one ``np.random.default_rng(seed)`` permutation.
     lr : learning rate $\eta > 0$; optimizer : ``"adam"`` or ``"sgd"`` (``torch.optim``
-    for a
-        torch model, :mod:`lecture_lib.optim` for an engine model, with their defaults).
+        for a torch model, :mod:`lecture_lib.optim` for an engine model, with their
+        defaults).
     clip_norm : if given, rescale the gradients jointly so that their global 2-norm is
-    at most
-        ``clip_norm`` before each update (``History.grad_norm`` records the norm
-        before).
+        at most ``clip_norm`` before each update (``History.grad_norm`` records the
+        norm before).
     on_nonfinite : at the first nan or inf loss (or gradient norm), ``"raise"`` raises
         :class:`NonFiniteLossError`; ``"stop"`` prints the message and returns the
         history so far. Either way no update is made with the non-finite gradient.
     progress : show a tqdm bar over epochs with the epoch's loss (on stdout; in Jupyter
-    as one
-        display updated in place); ``desc`` labels it.
+        as one display updated in place); ``desc`` labels it.
 
     Returns a :class:`History`.
     """
@@ -240,7 +237,7 @@ def evaluate(model, X, y, batch_size=10_000):
     return {"log_loss": float(nll / len(y)), "error": wrong / len(y)}
 
 
-# --- validation -----------------------------------------------------------------------
+# ---- validation ----------------------------------------------------------------------
 def _to_numpy(a):
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 

@@ -5,8 +5,7 @@ Tolerances: float64 1e-7 and float32 1e-4 relative to the largest entry of the r
 (tests/conftest.py); optimizer trajectories are compared as displacements from the
 starting point, so that an error in a step of size lr is not hidden by the size of the
 parameters; sample variances: 5% relative, more than 10 standard errors for 120,000
-draws
-  (the standard error of a normal sample variance is sqrt(2/n) = 0.4%).
+draws (the standard error of a normal sample variance is sqrt(2/n) = 0.4%).
 """
 import numpy as np
 import pytest

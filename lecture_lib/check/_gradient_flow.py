@@ -20,7 +20,7 @@ from ._base import CheckFailed, ok, rel_error
 __all__ = ["depth_to_exceed", "layer_grad_norms", "initializer"]
 
 
-# --- chapter 6: (1 + eps)^D -----------------------------------------------------------
+# ---- chapter 6: (1 + eps)^D ----------------------------------------------------------
 _DEPTH_CASES = ((1.1, 1e6), (2.0, 1000.0), (1.01, 2.0), (1.5, 1e30), (1.001, 10.0))
 
 
@@ -74,7 +74,7 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
        f"{_reference_depth(f, T)}")
 
 
-# --- chapter 6: per-layer gradient norms ----------------------------------------------
+# ---- chapter 6: per-layer gradient norms ---------------------------------------------
 _TOL = 1e-6        # float64 norms of the same gradients: they agree to ~1e-15
 def _grad_problem(seed):
     """A small engine MLP (float64, He init, biases set non-zero) and a batch: (model,
@@ -105,74 +105,85 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
         model, X, y = _grad_problem(seed)
         trace = backprop(model, X, y)
         ref = np.array([np.linalg.norm(dW) for dW in trace.dW])
-        L, N = len(ref), X.shape[0]
-        got = student_fn(model, X, y)
-        try:
-            got = np.asarray(got, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            raise CheckFailed(f"expected an array of {L} numbers (one per linear "
-                              f"layer), got {got!r}") from None
-        if got.shape != (L,):
-            hint = ""
-            n_hidden = L - 1
-            if got.size == 2 * L:
-                hint = (" That is two per layer: report only the weights W_d, not the "
-                        "biases b_d.")
-            elif got.size == 2 * L - 1:
-                hint = (" The model has ReLU layers too: keep only the Linear layers "
-                        "(they have a W).")
-            elif got.size == n_hidden:
-                hint = (" The output layer (the logits) is a linear layer too: include "
-                        "it.")
-            raise CheckFailed(f"expected {L} norms (the model {[12, 9, 8, 7, 5]} has L "
-                              f"= {L} linear layers), got {got.size}.{hint}")
+        got = _norms_of(student_fn(model, X, y), len(ref))
         if rel_error(got, ref) < _TOL:
-            again = np.asarray(student_fn(model, X, y), dtype=np.float64).ravel()
-            if rel_error(again, 2 * ref) < _TOL:
-                raise CheckFailed("the first call is right, but calling the function a "
-                                  "second time on the same model gives twice the "
-                                  "norms: gradients accumulate across backward() "
-                                  "calls; call model.zero_grad() before the backward "
-                                  "pass.")
-            if not rel_error(again, ref) < _TOL:
-                raise CheckFailed(f"a second call on the same model gives "
-                                  f"{_fmt(again)}, not {_fmt(ref)}: "
-                                  "the function must not change the model or depend on "
-                                  "earlier calls.")
+            _check_second_call(student_fn, model, X, y, ref)
             continue
-        bias = np.array([np.linalg.norm(db) for db in trace.db])
-        close = lambda a: rel_error(got, a) < _TOL                 # noqa: E731
-        if close(ref ** 2):
-            hint = ("those are the squared norms: take the square root (np.linalg.norm "
-                    "does).")
-        elif close(ref[::-1]):
-            hint = ("the right norms in reverse order: backward() visits the layers "
-                    "from the last to the first, but the answer lists layer 1 first.")
-        elif close(np.sqrt(ref ** 2 + bias ** 2)):
-            hint = "the bias gradients are included: report only dL/dW_d."
-        elif close(N * ref):
-            hint = (f"{N} times too large, and N = {N}: the loss is the MEAN "
-                    f"cross-entropy over the batch (softmax_cross_entropy already "
-                    f"averages); do not sum it.")
-        elif close(ref / N):
-            hint = (f"{N} times too small, and N = {N}: the loss is divided by N once, "
-                    f"not twice.")
-        elif close(np.array([np.abs(dW).max() for dW in trace.dW])):
-            hint = ("those are the largest entries max|dW_d|: the Frobenius norm is "
-                    "sqrt(sum of squares).")
-        elif close(np.array([np.linalg.norm(dW, 2) for dW in trace.dW])):
-            hint = ("those are spectral norms (largest singular value): use the "
-                    "Frobenius norm.")
-        else:
-            hint = ("relative error per layer: "
-                    + _fmt([rel_error(g, r) for g, r in zip(got, ref)]) + ".")
         raise CheckFailed(f"seed {seed}: expected norms {_fmt(ref)} (layer 1 first), "
-                          f"got {_fmt(got)}: {hint}")
+                          f"got {_fmt(got)}: {_norms_hint(got, ref, trace, X.shape[0])}")
     ok(f"per-layer gradient norms match the reference on {len(seeds)} random networks "
-       f"(e.g. {_fmt(ref)} for layers 1..{L})")
+       f"(e.g. {_fmt(ref)} for layers 1..{len(ref)})")
 
 
-# --- chapter 8: initializers ----------------------------------------------------------
+def _norms_of(got, L):
+    """The student's answer as a float64 vector of L norms, or a CheckFailed saying why not."""
+    try:
+        got = np.asarray(got, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise CheckFailed(f"expected an array of {L} numbers (one per linear "
+                          f"layer), got {got!r}") from None
+    if got.shape != (L,):
+        hint = ""
+        if got.size == 2 * L:
+            hint = (" That is two per layer: report only the weights W_d, not the "
+                    "biases b_d.")
+        elif got.size == 2 * L - 1:
+            hint = (" The model has ReLU layers too: keep only the Linear layers "
+                    "(they have a W).")
+        elif got.size == L - 1:
+            hint = (" The output layer (the logits) is a linear layer too: include "
+                    "it.")
+        raise CheckFailed(f"expected {L} norms (the model {[12, 9, 8, 7, 5]} has L "
+                          f"= {L} linear layers), got {got.size}.{hint}")
+    return got
+
+
+def _check_second_call(student_fn, model, X, y, ref):
+    """A second call on the same model must give the same norms (no accumulation)."""
+    again = np.asarray(student_fn(model, X, y), dtype=np.float64).ravel()
+    if rel_error(again, 2 * ref) < _TOL:
+        raise CheckFailed("the first call is right, but calling the function a "
+                          "second time on the same model gives twice the "
+                          "norms: gradients accumulate across backward() "
+                          "calls; call model.zero_grad() before the backward "
+                          "pass.")
+    if not rel_error(again, ref) < _TOL:
+        raise CheckFailed(f"a second call on the same model gives "
+                          f"{_fmt(again)}, not {_fmt(ref)}: "
+                          "the function must not change the model or depend on "
+                          "earlier calls.")
+
+
+def _norms_hint(got, ref, trace, N):
+    """The typical mistake that wrong norms ``got`` match."""
+    bias = np.array([np.linalg.norm(db) for db in trace.db])
+    close = lambda a: rel_error(got, a) < _TOL                 # noqa: E731
+    if close(ref ** 2):
+        return ("those are the squared norms: take the square root (np.linalg.norm "
+                "does).")
+    if close(ref[::-1]):
+        return ("the right norms in reverse order: backward() visits the layers "
+                "from the last to the first, but the answer lists layer 1 first.")
+    if close(np.sqrt(ref ** 2 + bias ** 2)):
+        return "the bias gradients are included: report only dL/dW_d."
+    if close(N * ref):
+        return (f"{N} times too large, and N = {N}: the loss is the MEAN "
+                f"cross-entropy over the batch (softmax_cross_entropy already "
+                f"averages); do not sum it.")
+    if close(ref / N):
+        return (f"{N} times too small, and N = {N}: the loss is divided by N once, "
+                f"not twice.")
+    if close(np.array([np.abs(dW).max() for dW in trace.dW])):
+        return ("those are the largest entries max|dW_d|: the Frobenius norm is "
+                "sqrt(sum of squares).")
+    if close(np.array([np.linalg.norm(dW, 2) for dW in trace.dW])):
+        return ("those are spectral norms (largest singular value): use the "
+                "Frobenius norm.")
+    return ("relative error per layer: "
+            + _fmt([rel_error(g, r) for g, r in zip(got, ref)]) + ".")
+
+
+# ---- chapter 8: initializers ---------------------------------------------------------
 _INITS = {
     # name: (variance of W, normal?, bound or None) for fan-in n_in and fan-out n_out
     "he_normal": (lambda i, o: 2 / i, True, None),
