@@ -42,19 +42,25 @@ def _exact(x):
     return x ** 2 + 2 + np.cos(2 * x)
 
 
+def _answer(where, what, call):
+    """The student's answer ``call()`` as a float64 array; an exception or a None
+    becomes a CheckFailed that says where, in the student's terms."""
+    try:
+        got = call()
+    except Exception as err:
+        raise CheckFailed(f"{where}: your function raised {type(err).__name__}: "
+                          f"{err}") from err
+    if got is None:
+        raise CheckFailed(f"{where}: your function returned None; return {what}")
+    return np.asarray(got, dtype=np.float64)
+
+
 def _call(student_fn, x, h, where):
     """Run the student's function on ``x`` (read by ``_f``); return (result, x after the
     call)."""
     before = x.copy()
-    try:
-        got = student_fn(lambda _: _f(x), x, h=h)
-    except Exception as err:  # report, in the student's terms, where it failed
-        raise CheckFailed(f"{where}: your function raised {type(err).__name__}: "
-                          f"{err}") from err
-    if got is None:
-        raise CheckFailed(f"{where}: your function returned None; return the gradient "
-                          f"array")
-    got = np.asarray(got, dtype=np.float64)
+    got = _answer(where, "the gradient array",
+                  lambda: student_fn(lambda _: _f(x), x, h=h))
     if got.shape != x.shape:
         raise CheckFailed(f"{where}: the gradient has shape {got.shape}, but it must "
                           f"have the shape of x, {x.shape} (one partial derivative per "
@@ -184,16 +190,9 @@ def softmax_cross_entropy_grad(student_fn, rng=0):
         y = rng.integers(0, C, size=N)
         where = (f"Z of shape (N, C) = ({N}, {C})"
                  + (" with logits of size 1000" if scale > 10 else ""))
-        try:
-            with np.errstate(all="ignore"):
-                got = student_fn(Z.copy(), y.copy())
-        except Exception as err:
-            raise CheckFailed(f"{where}: your function raised {type(err).__name__}: "
-                              f"{err}") from err
-        if got is None:
-            raise CheckFailed(f"{where}: your function returned None; return dZ, an "
-                              f"array (N, C)")
-        got = np.asarray(got, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            got = _answer(where, "dZ, an array (N, C)",
+                          lambda: student_fn(Z.copy(), y.copy()))
         if got.shape != (N, C):
             hint = " (is it transposed?)" if got.shape == (C, N) else ""
             raise CheckFailed(f"{where}: dZ has shape {got.shape}{hint}; it must have "
