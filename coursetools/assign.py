@@ -1,14 +1,14 @@
-"""Make student notebooks from the instructor notebooks, with nbgrader's own preprocessors.
+"""Make student notebooks from the instructor notebooks, with nbgrader's preprocessors.
 
 For instructors
 ---------------
-The notebooks under ``chapters/`` are the instructor version: they hold the solutions and the
-hidden tests. To hand out whole-chapter notebooks without them (no nbgrader database
-needed)::
+The notebooks under ``chapters/`` are the instructor version: they hold the solutions
+and the hidden tests. To hand out whole-chapter notebooks without them (no nbgrader
+database needed)::
 
-    python -m coursetools.assign chapters --out student          # every notebook, recursively
-    python -m coursetools.assign chapters --out student --force  # overwrite earlier output
-    python -m coursetools.assign --single chapters/02_computational_graphs.ipynb --out student
+    python -m coursetools.assign chapters --out student          # every notebook
+    python -m coursetools.assign chapters --out student --force  # overwrite
+    python -m coursetools.assign --single chapters/NN_name.ipynb --out student
 
 Each student notebook is what nbgrader's ``generate_assignment`` releases, cell for cell
 (see CONTRIBUTING.md, "Exercises", for how the cells are marked):
@@ -17,21 +17,23 @@ Each student notebook is what nbgrader's ``generate_assignment`` releases, cell 
   replaces every region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` by
   ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` and every written answer (a
   markdown solution cell) by ``YOUR ANSWER HERE``;
-- solution prose is removed (``RemoveSolutionProse``, which the nbgrader course also plugs
-  into ``generate_assignment``): ``{solution}`` directives, and the ``{solution-start}`` /
-  ``{solution-end}`` gates with all markdown between them except written-answer cells;
+- solution prose is removed (``RemoveSolutionProse``, which the nbgrader course also
+  plugs into ``generate_assignment``): ``{solution}`` directives, and the
+  ``{solution-start}`` / ``{solution-end}`` gates with all markdown between them except
+  written-answer cells;
 - nbgrader's ``ClearHiddenTests`` empties the hidden-test cells, ``LockCells`` locks the
   self-checks, and outputs and execution counts are cleared. The self-checks stay.
 
-Strict checks (any failure stops the command before anything is written, names the notebook
-and the cell, exit status 2): a BEGIN without END and the reverse, nested regions, a line
-that mentions ``BEGIN SOLUTION`` / ``END SOLUTION`` / ``BEGIN HIDDEN TESTS`` /
-``END HIDDEN TESTS`` without being exactly the marker (nbgrader takes any line containing
-the words for a marker), markers in a cell without the nbgrader metadata they need
-(``solution: true`` for solutions, ``grade: true`` for hidden tests), a code cell inside a
-gated solution that is not an nbgrader solution cell, an unclosed gate or directive.
-The sources are only read: the command refuses to write into the source folder, and into a
-non-empty output folder without ``--force`` (which overwrites only the files it writes).
+Strict checks (any failure stops the command before anything is written, names the
+notebook and the cell, exit status 2): a BEGIN without END and the reverse, nested
+regions, a line that mentions ``BEGIN SOLUTION`` / ``END SOLUTION`` / ``BEGIN HIDDEN
+TESTS`` / ``END HIDDEN TESTS`` without being exactly the marker (nbgrader takes any line
+containing the words for a marker), markers in a cell without the nbgrader metadata they
+need (``solution: true`` for solutions, ``grade: true`` for hidden tests), a code cell
+inside a gated solution that is not an nbgrader solution cell, an unclosed gate or
+directive. The sources are only read: the command refuses to write into the source
+folder, and into a non-empty output folder without ``--force`` (which overwrites only
+the files it writes).
 
 The student edition of the book (stored outputs of the teaching cells kept) is
 ``python -m coursetools.student_book``; nbgrader releases the graded notebooks of the
@@ -55,8 +57,9 @@ from nbgrader.preprocessors import ClearSolutions as NbgraderClearSolutions
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode, validate
 
-__all__ = ["AssignError", "ClearSolutions", "RemoveSolutionProse", "make_student_notebook",
-           "student_pipeline", "solution_gate_cells", "assign", "main"]
+__all__ = ["AssignError", "ClearSolutions", "RemoveSolutionProse",
+           "make_student_notebook", "student_pipeline", "solution_gate_cells",
+           "is_hidden_test", "is_self_check", "assign", "main"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -66,14 +69,16 @@ STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
 SKIP_DIRS = {".ipynb_checkpoints", "_build"}          # never sources, never walked into
 
-# An opening fence of a code block or MyST directive: ``` / ```` / ::: ..., then an info string.
+# An opening fence of a code block or MyST directive: ``` / ```` / ::: ..., then an info
+# string.
 FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|:{3,})\s*(?P<info>.*)$")
 DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.-]+)\}")
 SOLUTION_DIRECTIVES = {"solution", "solution-start", "solution-end"}
 
 
 class AssignError(ValueError):
-    """A notebook cannot be turned into a student notebook safely (the message says where)."""
+    """A notebook cannot be turned into a student notebook safely (the message says
+    where)."""
 
 
 def _cell(index):
@@ -90,7 +95,8 @@ def _where(resources, index):
 def _stats(resources):
     return resources.setdefault("assign", {}).setdefault("stats", {
         "regions_stubbed": 0, "stubbed_cells": {}, "whole_cells_stubbed": [],
-        "written_answers_cleared": 0, "prose_cells_removed": 0, "prose_cells_trimmed": 0})
+        "written_answers_cleared": 0, "prose_cells_removed": 0,
+        "prose_cells_trimmed": 0})
 
 
 def _nbgrader(cell):
@@ -104,18 +110,19 @@ def _check_regions(lines, begin, end, where, words):
         marker = line.strip()
         if marker == begin:
             if open_line is not None:
-                raise AssignError(f"{where}: nested '{begin}' on line {lineno} (the region "
-                                  f"opened on line {open_line} is not closed)")
+                raise AssignError(f"{where}: nested '{begin}' on line {lineno} (the "
+                                  f"region opened on line {open_line} is not closed)")
             open_line, regions = lineno, regions + 1
         elif marker == end:
             if open_line is None:
-                raise AssignError(f"{where}: '{end}' on line {lineno} without a '{begin}' "
-                                  f"before it")
+                raise AssignError(f"{where}: '{end}' on line {lineno} without a "
+                                  f"'{begin}' before it")
             open_line = None
         elif any(w in line for w in words):
-            raise AssignError(f"{where}: line {lineno} looks like a marker but is not exactly "
-                              f"'{begin}' or '{end}' on a line of its own: {line.strip()!r} "
-                              f"(nbgrader takes any line containing those words for one)")
+            raise AssignError(
+                f"{where}: line {lineno} looks like a marker but is not exactly "
+                f"'{begin}' or '{end}' on a line of its own: {line.strip()!r} "
+                f"(nbgrader takes any line containing those words for one)")
     if open_line is not None:
         raise AssignError(f"{where}: '{begin}' on line {open_line} has no '{end}'")
     return regions
@@ -124,18 +131,20 @@ def _check_regions(lines, begin, end, where, words):
 class ClearSolutions(NbgraderClearSolutions):
     """nbgrader's ClearSolutions, after a strict check of every marker in the notebook.
 
-    nbgrader stubs each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region (indented like
-    the BEGIN line), replaces a solution cell without markers by the stub whole (a markdown
-    one by ``YOUR ANSWER HERE``), and takes any line containing ``BEGIN SOLUTION`` for a
-    marker. Before it runs, this raises AssignError (naming notebook and cell) for unbalanced,
-    nested or look-alike solution and hidden-test markers, for markers in a markdown cell that
-    is not a solution cell, for solution markers in a cell without ``nbgrader.solution`` and
-    for hidden tests in a cell without ``nbgrader.grade``.
+    nbgrader stubs each ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region (indented
+    like the BEGIN line), replaces a solution cell without markers by the stub whole (a
+    markdown one by ``YOUR ANSWER HERE``), and takes any line containing ``BEGIN
+    SOLUTION`` for a marker. Before it runs, this raises AssignError (naming notebook
+    and cell) for unbalanced, nested or look-alike solution and hidden-test markers, for
+    markers in a markdown cell that is not a solution cell, for solution markers in a
+    cell without ``nbgrader.solution`` and for hidden tests in a cell without
+    ``nbgrader.grade``.
     """
 
     @validate("code_stub")
     def _code_stub_per_language(self, proposal):
-        # assign's own ClearSolutions took one string; nbgrader's takes one per language.
+        # assign's own ClearSolutions took one string; nbgrader's takes one per
+        # language.
         value = proposal["value"]
         return {"python": value} if isinstance(value, str) else value
 
@@ -150,16 +159,18 @@ class ClearSolutions(NbgraderClearSolutions):
             hidden = _check_regions(lines, BEGIN_HIDDEN, END_HIDDEN, where,
                                     ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
             if solutions and cell.cell_type != "code" and not meta.get("solution"):
-                raise AssignError(f"{where}: solution markers in a {cell.cell_type} cell; "
-                                  f"only code cells (and written-answer cells) may hold them")
+                raise AssignError(
+                    f"{where}: solution markers in a {cell.cell_type} cell; only code "
+                    f"cells (and written-answer cells) may hold them")
             if solutions and not meta.get("solution"):
-                raise AssignError(f"{where}: solution markers in a cell that is not an "
-                                  f"nbgrader solution cell (metadata nbgrader.solution: true "
-                                  f"and a grade_id, see CONTRIBUTING.md); nbgrader would "
-                                  f"refuse to release it")
+                raise AssignError(
+                    f"{where}: solution markers in a cell that is not an nbgrader "
+                    f"solution cell (metadata nbgrader.solution: true and a grade_id, "
+                    f"see CONTRIBUTING.md); nbgrader would refuse to release it")
             if hidden and not meta.get("grade"):
-                raise AssignError(f"{where}: hidden tests in a cell that is not an nbgrader "
-                                  f"test cell (metadata nbgrader.grade: true, locked, points)")
+                raise AssignError(f"{where}: hidden tests in a cell that is not an "
+                                  f"nbgrader test cell (metadata nbgrader.grade: true, "
+                                  f"locked, points)")
             if solutions:
                 stats["regions_stubbed"] += solutions
                 stats["stubbed_cells"][index] = solutions
@@ -173,7 +184,8 @@ class ClearSolutions(NbgraderClearSolutions):
 
 def _closing_fence(lines, start, fence):
     """Index of the line closing `fence` (same character, at least as long), or None."""
-    close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
+    close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence))
+                       + r",}\s*$")
     for j in range(start, len(lines)):
         if close.match(lines[j]):
             return j
@@ -211,8 +223,8 @@ def _strip_prose(lines, gate, resources, index):
         name = _directive_name(m["info"])
         if name in SOLUTION_DIRECTIVES:
             if close is None:
-                raise AssignError(f"{_where(resources, index)}: the {{{name}}} directive "
-                                  f"opened with {m['fence']} is never closed")
+                raise AssignError(f"{_where(resources, index)}: the {{{name}}} "
+                                  f"directive opened with {m['fence']} is never closed")
             if name == "solution-start":
                 if gate is not None:
                     raise AssignError(f"{_where(resources, index)}: {{solution-start}} "
@@ -226,7 +238,8 @@ def _strip_prose(lines, gate, resources, index):
         else:
             if name and _has_solution_directive(lines[i + 1:end]):
                 raise AssignError(f"{_where(resources, index)}: a solution directive "
-                                  f"nested inside {{{name}}}; put it in a cell of its own")
+                                  f"nested inside {{{name}}}; put it in a cell of its "
+                                  f"own")
             if gate is None:
                 out += lines[i:end + 1]
         i = end + 1
@@ -256,45 +269,47 @@ def solution_gate_cells(nb, name=None):
 
 
 class RemoveSolutionProse(NbGraderPreprocessor):
-    """Remove solution prose from markdown cells (plugged into nbgrader's generate_assignment
-    right after ClearSolutions, and used by ``coursetools.assign``).
+    """Remove solution prose from markdown cells (plugged into nbgrader's
+    generate_assignment right after ClearSolutions, and used by ``coursetools.assign``).
 
-    - ``{solution}`` directives (backtick or colon fences, any length) are cut out of their cell;
-      the cell goes if nothing else is left.
+    - ``{solution}`` directives (backtick or colon fences, any length) are cut out of
+      their cell; the cell goes if nothing else is left.
     - ``{solution-start}`` opens a gated solution and ``{solution-end}`` closes it: both
-      directives and all markdown (and raw) text between them go, including prose after the
-      ``{solution-start}`` directive in its cell, except nbgrader cells (written answers,
-      already ``YOUR ANSWER HERE``), which stay. Code cells inside must be nbgrader solution
-      (or test) cells.
+      directives and all markdown (and raw) text between them go, including prose after
+      the ``{solution-start}`` directive in its cell, except nbgrader cells (written
+      answers, already ``YOUR ANSWER HERE``), which stay. Code cells inside must be
+      nbgrader solution (or test) cells.
 
-    Raises AssignError for an unbalanced or nested solution-start/solution-end, an unclosed
-    solution directive, a solution directive nested inside another directive, and a code cell
-    inside a gated solution that is not an nbgrader cell (its code would reach students).
+    Raises AssignError for an unbalanced or nested solution-start/solution-end, an
+    unclosed solution directive, a solution directive nested inside another directive,
+    and a code cell inside a gated solution that is not an nbgrader cell (its code would
+    reach students).
     """
 
-    code_stub = Unicode(STUB).tag(config=True)          # kept for configurations that set it
+    code_stub = Unicode(STUB).tag(config=True)   # kept for configurations setting it
 
     def preprocess(self, nb, resources):
         stats = _stats(resources)
-        kept, gate = [], None        # gate: index of the cell whose solution-start is open
+        kept, gate = [], None    # gate: index of the cell whose solution-start is open
         for index, cell in enumerate(nb.cells):
             meta = _nbgrader(cell)
             if cell.cell_type == "code":
                 if gate is not None and cell.source.strip() and not (
                         meta.get("solution") or meta.get("grade")):
-                    raise AssignError(f"{_where(resources, index)}: a code cell inside the "
-                                      f"solution opened in {_cell(gate)} is not an nbgrader "
-                                      f"solution cell (metadata nbgrader.solution: true); its "
-                                      f"code would reach students")
+                    raise AssignError(
+                        f"{_where(resources, index)}: a code cell inside the solution "
+                        f"opened in {_cell(gate)} is not an nbgrader solution cell "
+                        f"(metadata nbgrader.solution: true); its code would reach "
+                        f"students")
                 kept.append(cell)
                 continue
-            if gate is not None and meta:           # a written answer: nbgrader's business
+            if gate is not None and meta:       # a written answer: nbgrader's business
                 kept.append(cell)
                 continue
             lines = cell.source.split("\n")
             if cell.cell_type == "markdown":
                 new_lines, gate = _strip_prose(lines, gate, resources, index)
-            else:                                            # raw: solution text if gated
+            else:                                        # raw: solution text if gated
                 new_lines = [] if gate is not None else lines
             if new_lines == lines:
                 kept.append(cell)
@@ -313,7 +328,8 @@ class RemoveSolutionProse(NbGraderPreprocessor):
 
 
 def is_hidden_test(cell):
-    """True for a test cell that holds a hidden-test region (CONTRIBUTING: nothing else)."""
+    """True for a test cell that holds a hidden-test region (CONTRIBUTING: nothing
+    else)."""
     return nbgrader_utils.is_grade(cell) and any(
         line.strip() == BEGIN_HIDDEN for line in cell.source.split("\n"))
 
@@ -333,14 +349,16 @@ def student_pipeline(clear_output=True):
 
 
 def make_student_notebook(nb, path=None):
-    """Return ``(student_nb, report)`` for the notebook node `nb`, which is left unchanged.
+    """Return ``(student_nb, report)`` for the notebook node `nb`, which is left
+    unchanged.
 
-    `path` only names the notebook in error messages and in the report. The report is a dict:
-    ``notebook``, ``regions_stubbed``, ``written_answers_cleared``, ``prose_cells_removed``
-    (whole markdown/raw cells), ``prose_cells_trimmed`` (cells that kept text outside a
-    solution directive), ``whole_cells_stubbed`` (0-based indices of solution code cells
-    without markers, replaced whole), ``hidden_tests_removed``, ``self_checks_kept``.
-    Raises AssignError (a ValueError) on malformed markers or metadata.
+    `path` only names the notebook in error messages and in the report. The report is a
+    dict: ``notebook``, ``regions_stubbed``, ``written_answers_cleared``,
+    ``prose_cells_removed`` (whole markdown/raw cells), ``prose_cells_trimmed`` (cells
+    that kept text outside a solution directive), ``whole_cells_stubbed`` (0-based
+    indices of solution code cells without markers, replaced whole),
+    ``hidden_tests_removed``, ``self_checks_kept``. Raises AssignError (a ValueError) on
+    malformed markers or metadata.
     """
     student = nbformat.from_dict(copy.deepcopy(nb))
     resources = {"assign": {"notebook": str(path) if path is not None else None}}
@@ -352,9 +370,10 @@ def make_student_notebook(nb, path=None):
         raise
     except (RuntimeError, ValueError) as err:      # nbgrader's own checks
         raise AssignError(f"{path or '<notebook>'}: {err}") from err
-    sources = {_nbgrader(c).get("grade_id"): c for c in nb.cells if _nbgrader(c).get("grade_id")}
+    sources = {_nbgrader(c).get("grade_id"): c.source for c in nb.cells
+               if _nbgrader(c).get("grade_id")}
     self_checks = sum(1 for c in student.cells if is_self_check(c)
-                      and c.source == sources.get(_nbgrader(c).get("grade_id"), {}).get("source"))
+                      and c.source == sources.get(_nbgrader(c).get("grade_id")))
     report = {"notebook": resources["assign"]["notebook"],
               "regions_stubbed": stats["regions_stubbed"],
               "written_answers_cleared": stats["written_answers_cleared"],
@@ -368,7 +387,8 @@ def make_student_notebook(nb, path=None):
 
 def _find_notebooks(source):
     return sorted(p for p in source.rglob("*.ipynb")
-                  if p.is_file() and not SKIP_DIRS & set(p.relative_to(source).parts[:-1]))
+                  if p.is_file()
+                  and not SKIP_DIRS & set(p.relative_to(source).parts[:-1]))
 
 
 def _is_within(path, folder):
@@ -376,11 +396,12 @@ def _is_within(path, folder):
 
 
 def assign(source, out, force=False, single=None):
-    """Write student notebooks for every ``*.ipynb`` under the folder `source` (recursively,
-    keeping relative paths) or for the one notebook `single`, into the folder `out`.
+    """Write student notebooks for every ``*.ipynb`` under the folder `source`
+    (recursively, keeping relative paths) or for the one notebook `single`, into the
+    folder `out`.
 
-    Everything is read and checked before anything is written; on any problem an AssignError
-    is raised and nothing is written. Returns one report per notebook (see
+    Everything is read and checked before anything is written; on any problem an
+    AssignError is raised and nothing is written. Returns one report per notebook (see
     make_student_notebook), each with ``output`` added.
     """
     out = Path(out).resolve()
@@ -397,8 +418,8 @@ def assign(source, out, force=False, single=None):
         if not root.is_dir():
             raise AssignError(f"{source}: not a folder")
         if _is_within(out, root) or _is_within(root, out):
-            raise AssignError(f"refusing to write into the sources: output {out} and source "
-                              f"{root} must not contain each other")
+            raise AssignError(f"refusing to write into the sources: output {out} and "
+                              f"source {root} must not contain each other")
         sources = _find_notebooks(root)
         if not sources:
             raise AssignError(f"{source}: no notebooks found")
@@ -407,8 +428,8 @@ def assign(source, out, force=False, single=None):
     if out.exists() and not out.is_dir():
         raise AssignError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise AssignError(f"{out} is not empty; pass --force to overwrite the notebooks it "
-                          f"writes (other files there are left alone)")
+        raise AssignError(f"{out} is not empty; pass --force to overwrite the "
+                          f"notebooks it writes (other files there are left alone)")
     resolved_sources = {p.resolve() for p in sources}
 
     # Phase 1: read, transform and validate everything; collect every notebook's error.
@@ -444,32 +465,40 @@ def format_reports(reports):
     """The reports as a small plain-text table (plus notes on whole cells stubbed)."""
     head = ("notebook", "regions stubbed", "answers cleared", "prose cells removed",
             "hidden tests removed", "self-checks kept", "output")
-    rows = [(r["notebook"], str(r["regions_stubbed"]), str(r["written_answers_cleared"]),
-             str(r["prose_cells_removed"])
-             + (f" (+{r['prose_cells_trimmed']} trimmed)" if r["prose_cells_trimmed"] else ""),
-             str(r["hidden_tests_removed"]), str(r["self_checks_kept"]), r.get("output", ""))
-            for r in reports]
+
+    def prose(r):
+        trimmed = r["prose_cells_trimmed"]
+        extra = f" (+{trimmed} trimmed)" if trimmed else ""
+        return str(r["prose_cells_removed"]) + extra
+
+    rows = [(r["notebook"], str(r["regions_stubbed"]),
+             str(r["written_answers_cleared"]), prose(r),
+             str(r["hidden_tests_removed"]), str(r["self_checks_kept"]),
+             r.get("output", "")) for r in reports]
     widths = [max(len(row[k]) for row in [head, *rows]) for k in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for r in reports:
         for i in r["whole_cells_stubbed"]:
-            lines.append(f"note: {r['notebook']}: {_cell(i)} is a solution cell without "
-                         f"markers; the whole cell became the stub")
+            lines.append(f"note: {r['notebook']}: {_cell(i)} is a solution cell "
+                         f"without markers; the whole cell became the stub")
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m coursetools.assign",
-        description="Write student notebooks (solutions stubbed, solution prose and hidden "
-                    "tests removed, outputs cleared) from the instructor notebooks.")
+        description="Write student notebooks (solutions stubbed, solution prose and "
+                    "hidden tests removed, outputs cleared) from the instructor "
+                    "notebooks.")
     parser.add_argument("source", nargs="?", help="folder of instructor notebooks")
-    parser.add_argument("--single", metavar="NOTEBOOK", help="convert this one notebook")
+    parser.add_argument("--single", metavar="NOTEBOOK",
+                        help="convert this one notebook")
     parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
     parser.add_argument("--force", action="store_true",
-                        help="write into a non-empty OUT_DIR (overwrites only its own files)")
+                        help="write into a non-empty OUT_DIR (overwrites only its own "
+                             "files)")
     args = parser.parse_args(argv)
     if (args.source is None) == (args.single is None):
         parser.error("give either SOURCE or --single NOTEBOOK")

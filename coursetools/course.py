@@ -1,13 +1,13 @@
 """The nbgrader course of the book: create it, and measure what grading costs.
 
-    python -m coursetools.course init DIR [--force] [--chapters 03_twolayer_gradients ...]
+    python -m coursetools.course init DIR [--force] [--chapters NN_name ...]
     python -m coursetools.course bench [DIR] [--chapters ...] [--whole [REV]]
 
-``init`` writes an nbgrader course directory: ``DIR/nbgrader_config.py`` (the course id, a
-per-cell timeout, the preprocessors of ``coursetools.nbgrader_plugins``) and
+``init`` writes an nbgrader course directory: ``DIR/nbgrader_config.py`` (the course id,
+a per-cell timeout, the preprocessors of ``coursetools.nbgrader_plugins``) and
 ``DIR/source/<chapter>/<chapter>.ipynb``, the graded notebook of every chapter
-(``coursetools.graded``: the chapter's ``assignment-setup`` cells and its exercises). Inside
-DIR nbgrader's own commands then work unchanged::
+(``coursetools.graded``: the chapter's ``assignment-setup`` cells and its exercises).
+Inside DIR nbgrader's own commands then work unchanged::
 
     cd DIR
     nbgrader generate_assignment 03_twolayer_gradients
@@ -16,18 +16,20 @@ DIR nbgrader's own commands then work unchanged::
     nbgrader export                                # grades.csv
     nbgrader generate_feedback 03_twolayer_gradients
 
-The released notebooks import ``lecture_lib`` and read the MNIST files from the repository
-(``pip install -r requirements.txt`` installs it editable; ``lecture_lib.data`` finds
-``data/mnist`` from there), so they run from any folder of the machine.
+The released notebooks import ``lecture_lib`` and read the MNIST files from the
+repository (``pip install -r requirements.txt`` installs it editable;
+``lecture_lib.data`` finds ``data/mnist`` from there), so they run from any folder of
+the machine.
 
-``bench`` grades the instructor's solutions of every chapter with real nbgrader, in a course
-made for the purpose (DIR, which must be empty or absent, or a temporary folder), and prints
-one row per chapter: seconds per submission (the wall time of ``nbgrader autograde`` for one
-student, nbgrader's own start included), score / max. It exits 1 unless every chapter scores
-full marks on every autograded cell. ``--whole`` measures instead the whole chapter as the
-graded notebook (what autograding cost before graded notebooks); ``--whole REV`` takes the
-chapters as they were at the git revision REV, which carry no nbgrader cells, so only their
-execution in a fresh kernel is timed (what ``autograde`` would spend on them).
+``bench`` grades the instructor's solutions of every chapter with real nbgrader, in a
+course made for the purpose (DIR, which must be empty or absent, or a temporary folder),
+and prints one row per chapter: seconds per submission (the wall time of ``nbgrader
+autograde`` for one student, nbgrader's own start included), score / max. It exits 1
+unless every chapter scores full marks on every autograded cell. ``--whole`` measures
+instead the whole chapter as the graded notebook (what autograding cost before graded
+notebooks); ``--whole REV`` takes the chapters as they were at the git revision REV,
+which carry no nbgrader cells, so only their execution in a fresh kernel is timed (what
+``autograde`` would spend on them).
 """
 from __future__ import annotations
 
@@ -47,14 +49,15 @@ from .graded import GradedNotebookError, graded_notebook
 
 __all__ = ["COURSE_ID", "CELL_TIMEOUT", "STUDENT_TARGET_S", "CourseError", "chapters",
            "config_text", "init", "nbgrader", "solutions_submission", "submit",
-           "scores", "bench", "main"]
+           "scores", "chapters_at", "slowest_cell", "bench", "format_row", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 CHAPTERS_DIR = REPO / "chapters"
 COURSE_ID = "backprop-lecture10"
-# Per-cell limit of autograde. The slowest cell of any graded notebook takes a few seconds
-# (python -m coursetools.course bench); a cell of a student's submission that runs this long
-# is stuck (an infinite loop), is interrupted, and its exercise scores zero.
+# Per-cell limit of autograde. The slowest cell of any graded notebook takes a few
+# seconds (python -m coursetools.course bench); a cell of a student's submission that
+# runs this long is stuck (an infinite loop), is interrupted, and its exercise scores
+# zero.
 CELL_TIMEOUT = 60
 STUDENT_TARGET_S = 36          # the issue's target per submission on 2 cores
 SOLUTIONS_STUDENT = "instructor-solutions"
@@ -65,7 +68,8 @@ class CourseError(RuntimeError):
 
 
 def chapters(root=CHAPTERS_DIR):
-    """The chapter notebooks, in the book's order (their names sort in reading order)."""
+    """The chapter notebooks, in the book's order (their names sort in reading order).
+    """
     return sorted(p for p in Path(root).glob("*.ipynb") if p.is_file())
 
 
@@ -93,12 +97,13 @@ c.GenerateAssignment.preprocessors = plugins.GENERATE_ASSIGNMENT
 c.Autograde.sanitize_preprocessors = plugins.AUTOGRADE_SANITIZE
 c.OverwriteCells.add_missing_cells = True
 
-# generate_feedback: nbgrader shows hidden tests in feedback by default (jupyter/nbgrader
-# issues 917 and 1363); HideHiddenTests removes their code and tracebacks, keeps the score.
+# generate_feedback: nbgrader shows hidden tests in feedback by default
+# (jupyter/nbgrader issues 917 and 1363); HideHiddenTests removes their code and
+# tracebacks, keeps the score.
 c.GenerateFeedback.preprocessors = plugins.GENERATE_FEEDBACK
 
-# zip_collect: file names of an LMS download (Canvas style),
-# <student>_<user id>_<submission id>_<notebook>.ipynb, in downloaded/<chapter>/archive/.
+# zip_collect: file names of an LMS download (Canvas style), <student>_<user
+# id>_<submission id>_<notebook>.ipynb, in downloaded/<chapter>/archive/.
 c.FileNameCollectorPlugin.named_regexp = plugins.LMS_FILENAME_REGEXP
 
 # JupyterHub exchange (nbgrader release_assignment / collect): uncomment and set.
@@ -107,8 +112,8 @@ c.FileNameCollectorPlugin.named_regexp = plugins.LMS_FILENAME_REGEXP
 
 
 def _graded_sources(paths):
-    """{name: graded notebook} for the chapter notebooks `paths`; CourseError lists every
-    chapter that cannot be made."""
+    """{name: graded notebook} for the chapter notebooks `paths`; CourseError lists
+    every chapter that cannot be made."""
     out, errors = {}, []
     for path in paths:
         path = Path(path)
@@ -116,26 +121,28 @@ def _graded_sources(paths):
             nb = nbformat.read(path, as_version=4)
             out[path.stem] = graded_notebook(nb, path.stem)
         except (GradedNotebookError, OSError, ValueError) as err:
-            errors.append(f"{path.name}: {err}" if path.name not in str(err) else str(err))
+            text = str(err)
+            errors.append(text if path.name in text else f"{path.name}: {text}")
     if errors:
         raise CourseError("\n".join(errors))
     return out
 
 
-def init(out, chapter_paths=None, force=False, course_id=COURSE_ID, timeout=CELL_TIMEOUT,
-         whole=False):
+def init(out, chapter_paths=None, force=False, course_id=COURSE_ID,
+         timeout=CELL_TIMEOUT, whole=False):
     """Write the course directory `out`; return the source notebooks written.
 
-    Refuses a non-empty `out` unless `force` (which overwrites only what it writes). Every
-    chapter is read and made first; on any problem a CourseError names each failing chapter
-    and nothing is written. `whole` uses the whole chapter as its graded notebook (bench).
+    Refuses a non-empty `out` unless `force` (which overwrites only what it writes).
+    Every chapter is read and made first; on any problem a CourseError names each
+    failing chapter and nothing is written. `whole` uses the whole chapter as its graded
+    notebook (bench).
     """
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise CourseError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise CourseError(f"{out} is not empty; pass --force to overwrite the course files "
-                          f"it writes (nbgrader_config.py, source/)")
+        raise CourseError(f"{out} is not empty; pass --force to overwrite the course "
+                          f"files it writes (nbgrader_config.py, source/)")
     if CHAPTERS_DIR in [out, *out.parents]:
         raise CourseError(f"refusing to write into the chapters folder {CHAPTERS_DIR}")
     paths = chapters() if chapter_paths is None else [Path(p) for p in chapter_paths]
@@ -162,10 +169,11 @@ def nbgrader(course_dir, *args, timeout=None, check=True):
     With `check`, a non-zero exit raises CourseError carrying nbgrader's log."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *map(str, args)],
-                          cwd=course_dir, capture_output=True, text=True, timeout=timeout,
-                          env=env)
+                          cwd=course_dir, capture_output=True, text=True,
+                          timeout=timeout, env=env)
     if check and proc.returncode != 0:
-        raise CourseError(f"nbgrader {' '.join(map(str, args))} exited {proc.returncode}:\n"
+        command = " ".join(map(str, args))
+        raise CourseError(f"nbgrader {command} exited {proc.returncode}:\n"
                           f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
 
@@ -187,7 +195,8 @@ def solutions_submission(release_nb, source_nb):
 
 
 def submit(course_dir, assignment, student, nb_or_text):
-    """Place one submission as nbgrader's collect would: submitted/<student>/<assignment>/."""
+    """Place one submission as nbgrader's collect would:
+    submitted/<student>/<assignment>/."""
     folder = Path(course_dir) / "submitted" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{assignment}.ipynb"
@@ -199,8 +208,9 @@ def submit(course_dir, assignment, student, nb_or_text):
 
 
 def scores(course_dir, assignment, student):
-    """{grade_id: (score, max_score)} of the autograded cells of one submission, from the
-    course's gradebook (auto scores; written answers, graded by hand, are left out)."""
+    """{grade_id: (score, max_score)} of the autograded cells of one submission, from
+    the course's gradebook (auto scores; written answers, graded by hand, are left out).
+    """
     from nbgrader.api import Gradebook
     db = f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
     with Gradebook(db) as gb:
@@ -212,64 +222,99 @@ def scores(course_dir, assignment, student):
     return found
 
 
-def _git_show(rev, path):
-    rel = Path(path).resolve().relative_to(REPO).as_posix()
-    proc = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=REPO, capture_output=True,
-                          text=True)
+def _git(*args):
+    proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise CourseError(f"git show {rev}:{rel}: {proc.stderr.strip()}")
-    return nbformat.reads(proc.stdout, as_version=4)
+        raise CourseError(f"git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def chapters_at(rev):
+    """{name: notebook} of the chapters as they were at the git revision `rev`."""
+    names = _git("ls-tree", "--name-only", rev, "chapters/").split()
+    return {Path(n).stem: nbformat.reads(_git("show", f"{rev}:{n}"), as_version=4)
+            for n in sorted(names) if n.endswith(".ipynb")}
 
 
 def _execute_seconds(nb, cwd, timeout=1800):
     """Wall time of executing `nb` in a fresh kernel (nbclient, as autograde does)."""
     from nbclient import NotebookClient
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(cwd)}})
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start
 
 
+def slowest_cell(nb):
+    """(seconds, grade_id or cell number) of the slowest code cell of an executed
+    notebook, from the timing nbclient records in each cell's metadata."""
+    from datetime import datetime
+    best = (0.0, None)
+    for number, cell in enumerate(nb.cells, start=1):
+        times = cell.metadata.get("execution", {})
+        if cell.cell_type != "code" or "shell.execute_reply" not in times:
+            continue
+        begin, end = (datetime.fromisoformat(times[key].replace("Z", "+00:00"))
+                      for key in ("iopub.execute_input", "shell.execute_reply"))
+        seconds = (end - begin).total_seconds()
+        if seconds > best[0]:
+            best = (seconds, _grade_id(cell) or f"cell {number}")
+    return best
+
+
 def bench(course_dir, chapter_paths=None, whole=False, rev=None, log=print):
-    """Grade the instructor's solutions of each chapter; return rows of
-    ``(chapter, seconds, score, max_score, full_marks)`` (score None: nothing to grade)."""
-    paths = chapters() if chapter_paths is None else [Path(p) for p in chapter_paths]
+    """Grade the instructor's solutions of each chapter, one submission at a time.
+
+    Returns rows ``(chapter, seconds, score, max_score, full_marks, slowest)``: the wall
+    time of ``nbgrader autograde`` for the one submission, its autograded points and
+    their maximum, whether every autograded cell scored full marks, and (seconds, cell)
+    of its slowest cell. With `rev`, the chapters at that git revision are executed
+    whole instead (they carry no nbgrader cells): score and max_score are None."""
     course_dir = Path(course_dir)
     rows = []
-    if rev is not None:                        # old chapters: no nbgrader cells, time only
+    if rev is not None:
         work = course_dir / "execute"
         work.mkdir(parents=True, exist_ok=True)
-        for path in paths:
-            nb = _git_show(rev, path)
+        for name, nb in chapters_at(rev).items():
             seconds = _execute_seconds(nb, work)
-            rows.append((path.stem, seconds, None, None, None))
-            log(_row(rows[-1]))
+            rows.append((name, seconds, None, None, None, slowest_cell(nb)))
+            log(format_row(rows[-1]))
         return rows
-    init(course_dir, paths, whole=whole)
+    paths = chapters() if chapter_paths is None else [Path(p) for p in chapter_paths]
+    # The whole chapters hold minute-long training cells: no per-cell limit for them.
+    init(course_dir, paths, whole=whole, timeout=1800 if whole else CELL_TIMEOUT)
     for path in paths:
         name = path.stem
         nbgrader(course_dir, "generate_assignment", name, "--force")
-        source = nbformat.read(course_dir / "source" / name / f"{name}.ipynb", as_version=4)
-        release = nbformat.read(course_dir / "release" / name / f"{name}.ipynb", as_version=4)
-        submit(course_dir, name, SOLUTIONS_STUDENT, solutions_submission(release, source))
+        nb_file = Path(name) / f"{name}.ipynb"
+        source = nbformat.read(course_dir / "source" / nb_file, as_version=4)
+        release = nbformat.read(course_dir / "release" / nb_file, as_version=4)
+        submit(course_dir, name, SOLUTIONS_STUDENT,
+               solutions_submission(release, source))
         start = time.perf_counter()
-        nbgrader(course_dir, "autograde", name, "--student", SOLUTIONS_STUDENT, "--force")
+        nbgrader(course_dir, "autograde", name, "--student", SOLUTIONS_STUDENT,
+                 "--force")
         seconds = time.perf_counter() - start
         got = scores(course_dir, name, SOLUTIONS_STUDENT)
         score = sum(s or 0 for s, _ in got.values())
         top = sum(m for _, m in got.values())
         full = bool(got) and all(s == m for s, m in got.values())
-        rows.append((name, seconds, score, top, full))
-        log(_row(rows[-1]))
+        graded = nbformat.read(course_dir / "autograded" / SOLUTIONS_STUDENT / nb_file,
+                               as_version=4)
+        rows.append((name, seconds, score, top, full, slowest_cell(graded)))
+        log(format_row(rows[-1]))
     return rows
 
 
-def _row(row):
-    name, seconds, score, top, full = row
-    marks = "n/a (no nbgrader cells)" if score is None else (
-        f"{score:g} / {top:g}" + ("" if full else "  NOT FULL MARKS"))
-    return f"{name:<32} {seconds:8.1f} s   {marks}"
+HEADER = (f"{'chapter':<28} {'per submission':>14}   {'score / max':<14} slowest cell")
+
+
+def format_row(row):
+    name, seconds, score, top, full, (cell_s, cell) = row
+    marks = "n/a (no cells)" if score is None else (
+        f"{score:g} / {top:g}" + ("" if full else " NOT FULL"))
+    return f"{name:<28} {seconds:12.1f} s   {marks:<14} {cell_s:.1f} s ({cell})"
 
 
 def main(argv=None):
@@ -279,64 +324,70 @@ def main(argv=None):
     p_init = sub.add_parser("init", help="create an nbgrader course directory")
     p_init.add_argument("dir", type=Path)
     p_init.add_argument("--force", action="store_true",
-                        help="write into a non-empty DIR (overwrites only its own files)")
+                        help="write into a non-empty DIR (overwrites only its files)")
     p_init.add_argument("--chapters", nargs="+", metavar="NAME",
                         help="only these chapters (names without .ipynb)")
     p_init.add_argument("--course-id", default=COURSE_ID)
-    p_bench = sub.add_parser("bench", help="autograde time of the solutions, per chapter")
+    p_bench = sub.add_parser("bench",
+                             help="autograde time of the solutions, per chapter")
     p_bench.add_argument("dir", type=Path, nargs="?",
-                         help="an empty folder for the bench course (default: a temporary "
-                              "one, removed afterwards)")
+                         help="an empty folder for the bench course (default: a "
+                              "temporary one, removed afterwards)")
     p_bench.add_argument("--chapters", nargs="+", metavar="NAME")
     p_bench.add_argument("--whole", nargs="?", const="", metavar="REV",
-                         help="the whole chapter as graded notebook; with REV, the chapters "
-                              "at that git revision, execution time only")
+                         help="the whole chapter as graded notebook; with REV, the "
+                              "chapters at that git revision, execution time only")
     args = parser.parse_args(argv)
 
     selected = None
     if args.chapters:
-        selected = [CHAPTERS_DIR / f"{n.removesuffix('.ipynb')}.ipynb" for n in args.chapters]
+        selected = [CHAPTERS_DIR / f"{n.removesuffix('.ipynb')}.ipynb"
+                    for n in args.chapters]
         missing = [p.name for p in selected if not p.is_file()]
         if missing:
             parser.error("no such chapter: " + ", ".join(missing))
     try:
         if args.command == "init":
-            written = init(args.dir, selected, force=args.force, course_id=args.course_id)
+            written = init(args.dir, selected, force=args.force,
+                           course_id=args.course_id)
             print(f"{args.dir}: nbgrader_config.py and {len(written)} source notebooks")
             for p in written:
                 print(f"  {p.relative_to(args.dir.resolve())}")
             return 0
-        tmp = None
-        if args.dir is None:
-            tmp = tempfile.mkdtemp(prefix="coursetools-bench-")
-            course_dir = Path(tmp)
-        else:
-            course_dir = args.dir.resolve()
-            if course_dir.exists() and any(course_dir.iterdir()):
-                parser.error(f"{course_dir} is not empty")
-        try:
-            whole = args.whole is not None
-            rev = args.whole or None
-            what = ("whole chapters" + (f" at {rev}" if rev else "")) if whole else \
-                "graded notebooks"
-            print(f"autograde of the instructor's solutions, {what}, {os.cpu_count()} CPUs "
-                  f"(target: at most about {STUDENT_TARGET_S} s per submission)")
-            print(f"{'chapter':<32} {'per submission':>10}   score / max")
-            rows = bench(course_dir, selected, whole=whole, rev=rev)
-        finally:
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
-        over = [r[0] for r in rows if r[1] > STUDENT_TARGET_S]
-        print(f"total {sum(r[1] for r in rows):.1f} s; over the target: "
-              f"{', '.join(over) if over else 'none'}")
-        bad = [r[0] for r in rows if r[4] is False]
-        if bad:
-            print(f"not full marks: {', '.join(bad)}", file=sys.stderr)
-            return 1
-        return 0
+        return _bench_command(parser, args, selected)
     except CourseError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _bench_command(parser, args, selected):
+    tmp = None
+    if args.dir is None:
+        tmp = tempfile.mkdtemp(prefix="coursetools-bench-")
+        course_dir = Path(tmp)
+    else:
+        course_dir = args.dir.resolve()
+        if course_dir.exists() and any(course_dir.iterdir()):
+            parser.error(f"{course_dir} is not empty")
+    whole, rev = args.whole is not None, args.whole or None
+    what = "graded notebooks" if not whole else \
+        "whole chapters" + (f" at {rev}, executed" if rev else "")
+    print(f"autograde of the instructor's solutions, {what}; {os.cpu_count()} CPUs; "
+          f"target at most about {STUDENT_TARGET_S} s per submission")
+    print(HEADER)
+    try:
+        rows = bench(course_dir, selected, whole=whole, rev=rev)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    over = [r[0] for r in rows if r[1] > STUDENT_TARGET_S]
+    print(f"total {sum(r[1] for r in rows):.1f} s; over the target: "
+          f"{', '.join(over) if over else 'none'}")
+    bad = [r[0] for r in rows if r[4] is False]
+    if bad:
+        print(f"not full marks: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ def _sources(nb) -> list[tuple[str, str]]:
 
 
 def execute_notebook(path: Path, timeout: int = 1800) -> float:
-    """Execute ``path`` in a fresh kernel and store its outputs; return the wall time in s.
+    """Execute ``path`` in a fresh kernel and store its outputs; return the wall time in
+    s.
 
     Raises ``RuntimeError`` naming the notebook and cell if a cell fails; the file is
     then left untouched.
@@ -50,10 +51,12 @@ def execute_notebook(path: Path, timeout: int = 1800) -> float:
     try:
         client.execute()
     except CellExecutionError as err:
-        raise RuntimeError(f"{path}: a cell failed; the notebook was not modified.\n{err}") from err
+        raise RuntimeError(f"{path}: a cell failed; the notebook was not "
+                           f"modified.\n{err}") from err
     elapsed = time.perf_counter() - start
     if _sources(nb) != before:  # nbclient never edits sources; make sure of it
-        raise RuntimeError(f"{path}: cell sources changed during execution; not written")
+        raise RuntimeError(f"{path}: cell sources changed during execution; "
+                           f"not written")
     nb.metadata.pop("widgets", None)  # widget state is per-session noise
     nbformat.validate(nb)
     fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=path.parent)
@@ -68,11 +71,13 @@ def execute_notebook(path: Path, timeout: int = 1800) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m coursetools.execute", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m coursetools.execute", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to execute (default: every chapters/*.ipynb)")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    parser.add_argument("--timeout", type=int, default=1800,
+                        help="seconds allowed per cell")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(CHAPTERS.glob("*.ipynb"))
     missing = [p for p in paths if not Path(p).is_file() or Path(p).suffix != ".ipynb"]

@@ -1,45 +1,48 @@
-"""What the course's ``nbgrader_config.py`` plugs into nbgrader (``coursetools.course init``
-writes that file; nbgrader's own commands then use these unchanged).
+"""What the course's ``nbgrader_config.py`` plugs into nbgrader (``coursetools.course
+init`` writes that file; nbgrader's own commands then use these unchanged).
 
 generate_assignment
-    nbgrader's preprocessors, with the strict ``ClearSolutions`` of ``coursetools.assign``
-    in place of nbgrader's (same stubs, clearer errors) and ``RemoveSolutionProse`` right
-    after it, so the released notebook has no sphinx-exercise solution prose.
+    nbgrader's preprocessors, with the strict ``ClearSolutions`` of
+    ``coursetools.assign`` in place of nbgrader's (same stubs, clearer errors) and
+    ``RemoveSolutionProse`` right after it, so the released notebook has no
+    sphinx-exercise solution prose.
 autograde (sanitize step)
-    ``ReportMissingCells`` first names the student and the cells a submission lacks; then
-    nbgrader's ``OverwriteCells`` (with ``add_missing_cells``) restores the locked test cells.
+    ``ReportMissingCells`` first names the student and the cells a submission lacks;
+    then nbgrader's ``OverwriteCells`` (with ``add_missing_cells``) restores the locked
+    test cells.
 generate_feedback
     ``HideHiddenTests`` after ``GetGrades``: nbgrader's feedback shows hidden tests by
-    default (jupyter/nbgrader#917, #1363). It removes the hidden region from each hidden-test
-    cell and reduces its outputs to the error's name and message (a traceback would quote the
-    hidden lines); the score of the cell stays.
+    default (jupyter/nbgrader#917, #1363). It removes the hidden region from each
+    hidden-test cell and reduces its outputs to the error's name and message (a
+    traceback would quote the hidden lines); the score of the cell stays.
 zip_collect
     ``LMS_FILENAME_REGEXP``: the file names of a Canvas-style LMS download,
-    ``<student>_<user id>_<submission id>_<notebook>.ipynb`` (``_late_`` allowed after the
-    student; a ``-N`` that the LMS appends to a resubmitted file is dropped).
+    ``<student>_<user id>_<submission id>_<notebook>.ipynb`` (``_LATE_`` allowed after
+    the student; a ``-N`` that the LMS appends to a resubmitted file is dropped).
 """
 from __future__ import annotations
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
-                                    ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades,
-                                    IncludeHeaderFooter, InstantiateTests, LockCells,
-                                    NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec,
-                                    SaveCells)
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests,
+                                    ClearMarkScheme, ClearOutput, ComputeChecksums,
+                                    DeduplicateIds, GetGrades, IncludeHeaderFooter,
+                                    InstantiateTests, LockCells, NbGraderPreprocessor,
+                                    OverwriteCells, OverwriteKernelspec, SaveCells)
 
 from .assign import BEGIN_HIDDEN, END_HIDDEN, ClearSolutions, RemoveSolutionProse
 from .assign import is_hidden_test
 
-__all__ = ["ClearSolutions", "RemoveSolutionProse", "HideHiddenTests", "ReportMissingCells",
-           "GENERATE_ASSIGNMENT", "AUTOGRADE_SANITIZE", "GENERATE_FEEDBACK",
-           "LMS_FILENAME_REGEXP", "HIDDEN_NOTE"]
+__all__ = ["ClearSolutions", "RemoveSolutionProse", "HideHiddenTests",
+           "ReportMissingCells", "GENERATE_ASSIGNMENT", "AUTOGRADE_SANITIZE",
+           "GENERATE_FEEDBACK", "LMS_FILENAME_REGEXP", "HIDDEN_NOTE"]
 
 HIDDEN_NOTE = "# Hidden tests (their code is not shown); this cell's score is theirs."
 
 
 class HideHiddenTests(NbGraderPreprocessor):
-    """For feedback: hidden-test cells keep their score, lose their code and tracebacks."""
+    """For feedback: hidden-test cells keep their score, lose their code and tracebacks.
+    """
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not is_hidden_test(cell):
@@ -63,7 +66,8 @@ class HideHiddenTests(NbGraderPreprocessor):
 
 
 class ReportMissingCells(NbGraderPreprocessor):
-    """Autograde, sanitize step: log which nbgrader cells a submission lacks, by student."""
+    """Autograde, sanitize step: log which nbgrader cells a submission lacks, by
+    student."""
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
@@ -92,7 +96,7 @@ class ReportMissingCells(NbGraderPreprocessor):
 
 GENERATE_ASSIGNMENT = [
     IncludeHeaderFooter, InstantiateTests, LockCells,
-    ClearSolutions, RemoveSolutionProse,           # coursetools: strict markers, no prose
+    ClearSolutions, RemoveSolutionProse,     # coursetools: strict markers, no prose
     ClearOutput, CheckCellMetadata, ComputeChecksums, SaveCells,
     ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
 ]

@@ -1,27 +1,27 @@
 """Build the student edition of the book into ``_build/student/html``.
 
-    python -m coursetools.student_book                # -n -W --keep-going, like the book
-    python -m coursetools.student_book --out DIR      # DIR/html (DIR/src holds the sources)
+    python -m coursetools.student_book            # -n -W --keep-going, like the book
+    python -m coursetools.student_book --out DIR  # DIR/html (DIR/src: the sources)
 
-The same book, from student versions of the chapters: every teaching cell keeps its stored
-outputs and figures; only the exercises change. In each chapter (see CONTRIBUTING.md,
-"Exercises"):
+The same book, from student versions of the chapters: every teaching cell keeps its
+stored outputs and figures; only the exercises change. In each chapter (see
+CONTRIBUTING.md, "Exercises"):
 
 - solution code is stubbed and written answers become ``YOUR ANSWER HERE`` (nbgrader's
   ClearSolutions, after the strict marker checks of ``coursetools.assign``);
 - solution prose is removed (``{solution}``, and the ``{solution-start}`` /
   ``{solution-end}`` gates with the markdown between them);
 - hidden-test cells are removed whole;
-- the stored outputs of every exercise cell with nbgrader metadata (solutions, self-checks)
-  and of every other cell inside a solution gate are removed, since they would show the
-  answer.
+- the stored outputs of every exercise cell with nbgrader metadata (solutions,
+  self-checks) and of every other cell inside a solution gate are removed, since they
+  would show the answer.
 
-The sources are copied into ``DIR/src`` (``_config.yml`` with "(student edition)" added to the
-title, ``_toc.yml``, the root pages, ``references.bib``, the student chapters, and a link to
-``lecture_lib``, whose files chapter 5 includes) and built there with jupyter-book; nothing
-under ``chapters/`` is written. The download buttons of the edition give its chapter
-notebooks, that is the student notebooks with the teaching outputs. Publish the edition by
-copying ``_build/student/html`` to any static web host.
+The sources are copied into ``DIR/src`` (``_config.yml`` with "(student edition)" added
+to the title, ``_toc.yml``, the root pages, ``references.bib``, the student chapters,
+and a link to ``lecture_lib``, whose files chapter 5 includes) and built there with
+jupyter-book; nothing under ``chapters/`` is written. The download buttons of the
+edition give its chapter notebooks, that is the student notebooks with the teaching
+outputs. Publish the edition by copying ``_build/student/html`` to any static web host.
 
 Python API: ``student_book_notebook(nb, name) -> nb``, ``write_sources(src)``,
 ``build(out) -> Path of the html folder``.
@@ -57,14 +57,16 @@ class StudentBookError(RuntimeError):
 
 
 def student_book_notebook(nb, name=None):
-    """The student version of the chapter `nb` (left unchanged) for the student edition."""
+    """The student version of the chapter `nb` (left unchanged) for the student edition.
+    """
     book = nbformat.from_dict(copy.deepcopy(nb))
     gated = solution_gate_cells(book, name)
     kept = []
     for index, cell in enumerate(book.cells):
         if cell.cell_type == "code" and is_hidden_test(cell):
-            continue                                    # hidden tests: gone, not emptied
-        if cell.cell_type == "code" and (cell.metadata.get("nbgrader") or index in gated):
+            continue                                # hidden tests: gone, not emptied
+        exercise = cell.metadata.get("nbgrader") or index in gated
+        if cell.cell_type == "code" and exercise:
             cell.outputs, cell.execution_count = [], None
         kept.append(cell)
     book.cells = kept
@@ -116,7 +118,8 @@ def write_sources(src, repo=REPO):
 
 
 def build(out=DEFAULT_OUT, repo=REPO, strict=True):
-    """Write the sources into ``out/src``, build them, and move the HTML to ``out/html``.
+    """Write the sources into ``out/src``, build them, and move the HTML to
+    ``out/html``.
 
     `strict` builds with ``-n -W --keep-going`` (any warning fails). Raises
     StudentBookError with the build's log on failure. Returns the html folder."""
@@ -142,9 +145,11 @@ def build(out=DEFAULT_OUT, repo=REPO, strict=True):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m coursetools.student_book",
-                                     description="Build the student edition of the book.")
+                                     description="Build the student edition of the "
+                                                 "book.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"output folder (default {DEFAULT_OUT.relative_to(REPO)}); "
+                        help=f"output folder (default "
+                             f"{DEFAULT_OUT.relative_to(REPO)}); "
                              f"the HTML goes to OUT/html")
     parser.add_argument("--no-strict", action="store_true",
                         help="build without -n -W --keep-going")

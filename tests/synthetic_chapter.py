@@ -1,14 +1,16 @@
-"""A small chapter notebook in the shape CONTRIBUTING.md prescribes, for the coursetools tests.
+"""A small chapter notebook in the shape CONTRIBUTING.md prescribes, for the coursetools
+tests.
 
-Teaching cells (one tagged ``assignment-setup``, one that draws a figure), then ``## Exercises``
-with three exercises: ``ex-syn-scale`` (solution code inside a def, a self-check, hidden
-tests), ``ex-syn-why`` (a graded written answer) and ``ex-syn-sum`` (top-level solution code,
-a self-check, hidden tests). Every exercise states its points.
+Teaching cells (one tagged ``assignment-setup``, one that draws a figure), then ``##
+Exercises`` with three exercises: ``ex-syn-scale`` (solution code inside a def, a
+self-check, hidden tests), ``ex-syn-why`` (a graded written answer) and ``ex-syn-sum``
+(top-level solution code, a self-check, hidden tests). Every exercise states its points.
 """
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                         "language": "python"},
           "language_info": {"name": "python"}}
 
 
@@ -37,7 +39,7 @@ SCALE_SOLUTION = '''def scale(x):
     y = np.asarray(x) * SCALE
     return y
     ### END SOLUTION'''
-SCALE_CHECK = '''assert np.allclose(scale([1.0, 2.0]), [3.0, 6.0]), "scale: expected [3, 6] for [1, 2]"
+SCALE_CHECK = '''assert np.allclose(scale([1.0, 2.0]), [3.0, 6.0]), "expected [3, 6]"
 print("scale: ok")'''
 SCALE_HIDDEN = '''### BEGIN HIDDEN TESTS
 assert scale(np.ones((2, 2))).shape == (2, 2), "hidden_scale_shape"
@@ -97,8 +99,8 @@ def chapter():
         new_markdown_cell(EXERCISE_WHY),
         gate_start("ex-syn-why"),
         new_markdown_cell(WHY_ANSWER,
-                          metadata=nbgrader("ex-syn-why-answer", solution=True, grade=True,
-                                            points=2)),
+                          metadata=nbgrader("ex-syn-why-answer", solution=True,
+                                            grade=True, points=2)),
         gate_end(),
         new_markdown_cell(EXERCISE_SUM),
         gate_start("ex-syn-sum"),

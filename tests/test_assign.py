@@ -1,10 +1,11 @@
 """Tests for coursetools.assign: instructor notebooks -> student notebooks.
 
-The synthetic notebooks follow CONTRIBUTING.md ("Exercises"): an exercise, a gated solution
-(prose, then an nbgrader solution cell with markers inside a def), a single-cell {solution}
-dropdown, a self-check (an nbgrader test cell) after the solution, hidden tests, and stored
-outputs. The equivalence with nbgrader's own generate_assignment is tested on the synthetic
-chapter of tests/synthetic_chapter.py and on every real chapter that carries the metadata.
+The synthetic notebooks follow CONTRIBUTING.md ("Exercises"): an exercise, a gated
+solution (prose, then an nbgrader solution cell with markers inside a def), a
+single-cell {solution} dropdown, a self-check (an nbgrader test cell) after the
+solution, hidden tests, and stored outputs. The equivalence with nbgrader's own
+generate_assignment is tested on the synthetic chapter of tests/synthetic_chapter.py and
+on every real chapter that carries the metadata.
 """
 import copy
 import hashlib
@@ -26,7 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def nbg(grade_id, solution=False, grade=False, points=0):
     """nbgrader metadata as CONTRIBUTING prescribes."""
-    return synthetic_chapter.nbgrader(grade_id, solution=solution, grade=grade, points=points)
+    return synthetic_chapter.nbgrader(grade_id, solution=solution, grade=grade,
+                                      points=points)
 
 
 EXERCISE = """```{exercise} The tanh layer
@@ -58,7 +60,7 @@ Explain in two sentences why deep sigmoid networks train slowly.
 PROSE_SOLUTION = """```{solution} ex-vanish
 :class: dropdown
 
-The sigmoid's derivative is at most one quarter, so products of many such factors shrink.
+The sigmoid's derivative is at most 1/4, so products of many such factors shrink.
 Early layers therefore receive tiny updates.
 ```"""
 SELF_CHECK = """from lecture_lib import check
@@ -76,13 +78,14 @@ assert abs(dW1_tanh(0.0, 1.0)) < 1e-12, "hidden: zero input"
 SOLUTION_PROSE = [
     "Since tanh' = 1 - tanh^2, the mask of ReLU becomes a smooth factor.",
     "The rest of the chain is unchanged.",
-    "The sigmoid's derivative is at most one quarter, so products of many such factors shrink.",
+    "The sigmoid's derivative is at most 1/4, so products of many such factors shrink.",
     "Early layers therefore receive tiny updates.",
 ]
 
 
 def solution_lines(source):
-    """Stripped, non-blank lines strictly between the markers (the test's own parser)."""
+    """Stripped, non-blank lines strictly between the markers (the test's own parser).
+    """
     found, inside = [], False
     for line in source.split("\n"):
         if line.strip() == "### BEGIN SOLUTION":
@@ -157,17 +160,21 @@ def test_solution_code_is_gone(student):
 
 
 def test_stub_keeps_code_outside_markers_at_marker_indentation(student):
-    # Failing: the def line, docstring or trailing return was lost, or the stub is mis-indented.
+    # Failing: the def line, docstring or trailing return was lost, or the stub is
+    # mis-indented.
     code = [c.source for c in student[0].cells if c.cell_type == "code"]
     assert code[0] == ('import math\n\ndef dW1_tanh(x, w):\n'
-                       '    """Gradient of tanh(x * w) with respect to w. x, w: scalars."""\n'
-                       '    # YOUR CODE HERE\n    raise NotImplementedError()\n    return dw')
-    assert code[3] == "total = 0\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(total)"
+                       '    """Gradient of tanh(x * w) with respect to w. x, w: '
+                       'scalars."""\n'
+                       '    # YOUR CODE HERE\n    raise NotImplementedError()\n'
+                       '    return dw')
+    assert code[3] == ("total = 0\n# YOUR CODE HERE\nraise NotImplementedError()\n"
+                       "print(total)")
 
 
 def test_stubbed_code_raises_not_implemented(student):
-    # Failing: a stubbed function silently returns something, so a student's notebook would
-    # run without the exercise done.
+    # Failing: a stubbed function silently returns something, so a student's notebook
+    # would run without the exercise done.
     code = [c.source for c in student[0].cells if c.cell_type == "code"]
     namespace = {}
     exec(code[0], namespace)
@@ -178,7 +185,8 @@ def test_stubbed_code_raises_not_implemented(student):
 
 
 def test_solution_prose_is_gone_exercises_stay(student):
-    # Failing: solution prose leaked, a solution directive survived, or an exercise was lost.
+    # Failing: solution prose leaked, a solution directive survived, or an exercise was
+    # lost.
     nb, report = student
     text = all_text(nb)
     for sentence in SOLUTION_PROSE:
@@ -186,7 +194,7 @@ def test_solution_prose_is_gone_exercises_stay(student):
     assert "{solution" not in text
     markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
     assert EXERCISE in markdown and PROSE_EXERCISE in markdown
-    assert report["prose_cells_removed"] == 3       # solution-start, solution-end, {solution}
+    assert report["prose_cells_removed"] == 3   # solution-start, -end, {solution}
 
 
 def test_self_check_cells_are_byte_identical(student):
@@ -220,7 +228,8 @@ def test_several_regions_in_one_cell_get_several_stubs():
            "        ### END SOLUTION\n    return 0")
     nb, report = make_student_notebook(new_notebook(cells=[
         new_code_cell(src, metadata=nbg("ex-f-code", solution=True))]))
-    assert nb.cells[0].source == ("def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert nb.cells[0].source == ("def f(x):\n    # YOUR CODE HERE\n"
+                                  "    raise NotImplementedError()"
                                   "\n    if y:\n        # YOUR CODE HERE\n"
                                   "        raise NotImplementedError()\n    return 0")
     assert report["regions_stubbed"] == 2
@@ -232,7 +241,8 @@ def test_several_regions_in_one_cell_get_several_stubs():
     (":::", "```python\nsecret = 1\n```\nHidden reasoning."),
 ])
 def test_solution_directive_fences_and_surrounding_text(fence, body):
-    # Failing: a 4-backtick or colon-fenced {solution} leaked, or text outside it was dropped.
+    # Failing: a 4-backtick or colon-fenced {solution} leaked, or text outside it was
+    # dropped.
     md = (f"Before the solution.\n\n{fence}{{solution}} ex-a\n:class: dropdown\n\n"
           f"{body}\n{fence}\n\nAfter it.")
     nb, report = make_student_notebook(new_notebook(cells=[new_markdown_cell(md)]))
@@ -241,8 +251,8 @@ def test_solution_directive_fences_and_surrounding_text(fence, body):
 
 
 def test_gated_region_text_around_directives():
-    # Failing: text before {solution-start} or after {solution-end} in the same cell was lost,
-    # or text after {solution-start} / markdown inside the region survived.
+    # Failing: text before {solution-start} or after {solution-end} in the same cell was
+    # lost, or text after {solution-start} / markdown inside the region survived.
     nb = new_notebook(cells=[
         new_markdown_cell("Try it first.\n\n" + SOLUTION_START),
         new_markdown_cell("More hidden reasoning."),
@@ -254,7 +264,8 @@ def test_gated_region_text_around_directives():
 
 
 def test_solution_cell_without_markers_is_stubbed_whole():
-    # Failing: a solution cell without markers reached the student (nbgrader stubs it whole).
+    # Failing: a solution cell without markers reached the student (nbgrader stubs it
+    # whole).
     nb = new_notebook(cells=[new_markdown_cell(SOLUTION_START),
                              new_code_cell("answer = 42\nprint(answer)",
                                            metadata=nbg("ex-tanh-code", solution=True)),
@@ -266,17 +277,19 @@ def test_solution_cell_without_markers_is_stubbed_whole():
 
 def test_plain_code_cell_in_gated_region_is_refused():
     # Failing: code inside a solution dropdown without nbgrader metadata would reach the
-    # student unchanged (nbgrader only clears cells it knows), or the error does not say where.
+    # student unchanged (nbgrader only clears cells it knows), or the error does not say
+    # where.
     nb = new_notebook(cells=[new_markdown_cell(SOLUTION_START),
                              new_code_cell("answer = 42\nprint(answer)"),
                              new_markdown_cell(SOLUTION_END)])
-    with pytest.raises(AssignError, match=r"ch\.ipynb: cell 2 .*not an nbgrader solution"):
+    with pytest.raises(AssignError,
+                       match=r"ch\.ipynb: cell 2 .*not an nbgrader solution"):
         make_student_notebook(nb, path="ch.ipynb")
 
 
 def test_written_answer_becomes_your_answer_here():
-    # Failing: a model answer (a graded markdown solution cell inside the gate) reached the
-    # student, or the cell the instructor grades by hand was removed with the prose.
+    # Failing: a model answer (a graded markdown solution cell inside the gate) reached
+    # the student, or the cell the instructor grades by hand was removed with the prose.
     answer = new_markdown_cell("The factor is at most 1/4, so the product shrinks.",
                                metadata=nbg("ex-tanh-answer", solution=True, grade=True,
                                             points=2))
@@ -289,8 +302,8 @@ def test_written_answer_becomes_your_answer_here():
 
 
 def test_hidden_tests_are_emptied_and_checks_locked(student):
-    # Failing: a hidden test reached the student, or the self-check is not locked (a student
-    # could delete it; nbgrader restores it only if it knows it is locked).
+    # Failing: a hidden test reached the student, or the self-check is not locked (a
+    # student could delete it; nbgrader restores it only if it knows it is locked).
     nb, report = student
     text = all_text(nb)
     assert "hidden: zero input" not in text and "BEGIN HIDDEN" not in text
@@ -307,8 +320,8 @@ def test_hidden_tests_are_emptied_and_checks_locked(student):
      "not an nbgrader solution cell"),
     (new_code_cell("### BEGIN HIDDEN TESTS\nassert 1\n### END HIDDEN TESTS"),
      "not an nbgrader test cell"),
-    (new_code_cell("### BEGIN HIDDEN TESTS\nassert 1", metadata=nbg("ex-a-h", grade=True,
-                                                                     points=1)),
+    (new_code_cell("### BEGIN HIDDEN TESTS\nassert 1",
+                   metadata=nbg("ex-a-h", grade=True, points=1)),
      "has no '### END HIDDEN TESTS'"),
     (new_markdown_cell("Write it between ### BEGIN SOLUTION and the end."),
      "looks like a marker"),
@@ -329,7 +342,8 @@ def test_markers_need_their_nbgrader_metadata(cell, problem):
     ("# BEGIN SOLUTION\nx = 2\n# END SOLUTION", "looks like a marker"),
 ])
 def test_unbalanced_markers_name_notebook_and_cell(source, problem):
-    # Failing: a malformed region would leak a solution, or the message does not say where.
+    # Failing: a malformed region would leak a solution, or the message does not say
+    # where.
     nb = new_notebook(cells=[new_markdown_cell("intro"), new_code_cell(source)])
     with pytest.raises(AssignError, match=re.escape(problem)) as err:
         make_student_notebook(nb, path="chapters/07_x.ipynb")
@@ -340,12 +354,15 @@ def test_unbalanced_markers_name_notebook_and_cell(source, problem):
 @pytest.mark.parametrize("cells,problem", [
     ([SOLUTION_START, "prose"], "has no {solution-end}"),
     ([SOLUTION_END], "without a {solution-start}"),
-    ([SOLUTION_START, SOLUTION_START, SOLUTION_END], "inside the solution opened in cell 1"),
+    ([SOLUTION_START, SOLUTION_START, SOLUTION_END],
+     "inside the solution opened in cell 1"),
     (["```{solution} ex-a\nnever closed"], "never closed"),
-    (["````{exercise} E\n```{solution} ex-a\nx\n```\n````"], "nested inside {exercise}"),
+    (["````{exercise} E\n```{solution} ex-a\nx\n```\n````"],
+     "nested inside {exercise}"),
 ])
 def test_unbalanced_gated_solutions_raise(cells, problem):
-    # Failing: an unclosed or stray solution directive would hide or leak the wrong cells.
+    # Failing: an unclosed or stray solution directive would hide or leak the wrong
+    # cells.
     nb = new_notebook(cells=[new_markdown_cell(c) for c in cells])
     with pytest.raises(AssignError, match=re.escape(problem)):
         make_student_notebook(nb, path="nb.ipynb")
@@ -356,12 +373,14 @@ def source_tree(tmp_path):
     src = tmp_path / "chapters"
     write_nb(src / "01_intro.ipynb", course_notebook())
     write_nb(src / "part2" / "02_more.ipynb", course_notebook())
-    write_nb(src / ".ipynb_checkpoints" / "01_intro-checkpoint.ipynb", course_notebook())
+    write_nb(src / ".ipynb_checkpoints" / "01_intro-checkpoint.ipynb",
+             course_notebook())
     return src
 
 
 def test_assign_writes_tree_and_never_touches_sources(source_tree, tmp_path):
-    # Failing: relative paths were not kept, checkpoints were converted, or a source changed.
+    # Failing: relative paths were not kept, checkpoints were converted, or a source
+    # changed.
     before = digest(source_tree)
     out = tmp_path / "student"
     reports = assign(source_tree, out)
@@ -386,8 +405,9 @@ def test_refuses_to_write_into_sources(source_tree, where):
     assert not (source_tree / "student").exists()
 
 
-def test_non_empty_output_needs_force_and_force_keeps_other_files(source_tree, tmp_path):
-    # Failing: an earlier output was silently overwritten, or --force deleted an unrelated file.
+def test_non_empty_output_needs_force_and_keeps_other_files(source_tree, tmp_path):
+    # Failing: an earlier output was silently overwritten, or --force deleted an
+    # unrelated file.
     out = tmp_path / "student"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
@@ -400,18 +420,21 @@ def test_non_empty_output_needs_force_and_force_keeps_other_files(source_tree, t
 
 
 def test_error_in_one_notebook_writes_nothing(source_tree, tmp_path):
-    # Failing: a partial student folder was written before the broken notebook was found.
+    # Failing: a partial student folder was written before the broken notebook was
+    # found.
     bad = course_notebook()
     bad.cells[3].source = bad.cells[3].source.replace("    ### END SOLUTION\n", "")
     write_nb(source_tree / "zz_broken.ipynb", bad)
     out = tmp_path / "student"
-    with pytest.raises(AssignError, match=r"zz_broken\.ipynb: cell 4 \(0-based index 3\)"):
+    with pytest.raises(AssignError,
+                       match=r"zz_broken\.ipynb: cell 4 \(0-based index 3\)"):
         assign(source_tree, out)
     assert not out.exists()
 
 
 def test_single_notebook(source_tree, tmp_path):
-    # Failing: --single converted the wrong file or was allowed to write next to its source.
+    # Failing: --single converted the wrong file or was allowed to write next to its
+    # source.
     nb_path = source_tree / "part2" / "02_more.ipynb"
     reports = assign(None, tmp_path / "one", single=nb_path)
     assert [p.name for p in (tmp_path / "one").iterdir()] == ["02_more.ipynb"]
@@ -428,14 +451,17 @@ def test_cli_exit_codes_and_table(source_tree, tmp_path):
     assert "regions stubbed" in ok.stdout and "01_intro.ipynb" in ok.stdout
     again = run_cli(source_tree, "--out", tmp_path / "student")
     assert again.returncode == 2 and "not empty" in again.stderr
-    assert run_cli(source_tree, "--out", tmp_path / "student", "--force").returncode == 0
+    forced = run_cli(source_tree, "--out", tmp_path / "student", "--force")
+    assert forced.returncode == 0
     inside = run_cli(source_tree, "--out", source_tree / "out")
     assert inside.returncode == 2 and "refusing" in inside.stderr
-    single = run_cli("--single", source_tree / "01_intro.ipynb", "--out", tmp_path / "one")
+    single = run_cli("--single", source_tree / "01_intro.ipynb", "--out",
+                     tmp_path / "one")
     assert single.returncode == 0 and (tmp_path / "one" / "01_intro.ipynb").is_file()
     bad = new_notebook(cells=[new_code_cell("### BEGIN SOLUTION\nx = 1")])
     write_nb(source_tree / "bad.ipynb", bad)
-    before["bad.ipynb"] = hashlib.sha256((source_tree / "bad.ipynb").read_bytes()).hexdigest()
+    bad_bytes = (source_tree / "bad.ipynb").read_bytes()
+    before["bad.ipynb"] = hashlib.sha256(bad_bytes).hexdigest()
     broken = run_cli(source_tree, "--out", tmp_path / "never")
     assert broken.returncode == 2
     assert "bad.ipynb: cell 1 (0-based index 0)" in broken.stderr
@@ -443,13 +469,14 @@ def test_cli_exit_codes_and_table(source_tree, tmp_path):
     assert digest(source_tree) == {Path(k): v for k, v in before.items()}
 
 
-# --- nbgrader's generate_assignment gives the same exercises ------------------------------
+# --- nbgrader's generate_assignment gives the same exercises
+# ------------------------------
 
 def exercise_cells(nb):
-    """{grade_id: (cell type, source)} of a notebook's nbgrader cells, and the sources of
-    the other cells of its exercises section, in order."""
-    graded = {c.metadata["nbgrader"]["grade_id"]: (c.cell_type, c.source) for c in nb.cells
-              if c.metadata.get("nbgrader", {}).get("grade_id")}
+    """{grade_id: (cell type, source)} of a notebook's nbgrader cells, and the sources
+    of the other cells of its exercises section, in order."""
+    graded = {c.metadata["nbgrader"]["grade_id"]: (c.cell_type, c.source)
+              for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")}
     start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
                  and c.source.startswith("## Exercises"))
     others = [c.source for c in nb.cells[start:] if not c.metadata.get("nbgrader")]
@@ -471,14 +498,14 @@ def release_with_nbgrader(tmp_path, chapter_paths):
 
 def assert_same_exercises(assigned, released, name):
     got, want = exercise_cells(assigned), exercise_cells(released)
-    assert got[0] == want[0], f"{name}: the nbgrader cells differ from nbgrader's release"
+    assert got[0] == want[0], f"{name}: nbgrader cells differ from nbgrader's release"
     assert got[1] == want[1], f"{name}: the exercises' other cells differ"
 
 
 def test_assign_equals_nbgrader_generate_assignment(tmp_path):
-    # Failing: students who get assign's whole-chapter notebook see other stubs, solution
-    # or hidden-test lines, or other self-checks than nbgrader's release of the graded
-    # notebook: the two routes would grade different things.
+    # Failing: students who get assign's whole-chapter notebook see other stubs,
+    # solution or hidden-test lines, or other self-checks than nbgrader's release of the
+    # graded notebook: the two routes would grade different things.
     path = synthetic_chapter.write(tmp_path / "ch" / "99_synthetic.ipynb")
     released = release_with_nbgrader(tmp_path, [path])["99_synthetic"]
     assigned, _ = make_student_notebook(nbformat.read(path, as_version=4))
@@ -489,7 +516,8 @@ def test_assign_equals_nbgrader_generate_assignment(tmp_path):
         assert secret not in text and secret not in all_text(released), secret
 
 
-# --- The real chapters -------------------------------------------------------------------
+# --- The real chapters
+# -------------------------------------------------------------------
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|:{3,})\s*\{(solution|solution-start|solution-end)\}")
 
@@ -507,16 +535,18 @@ def _region(source, begin, end):
 
 
 def source_solutions(nb):
-    """(secret lines, lines outside secrets, self-check sources) of an instructor notebook,
-    found with this test's own small parser, not with coursetools.assign. Lines are
-    stripped; secret lines are code between solution or hidden-test markers, solution cells
-    without markers, model answers, and markdown inside {solution} or solution-start/end."""
+    """(secret lines, lines outside secrets, self-check sources) of an instructor
+    notebook, found with this test's own small parser, not with coursetools.assign.
+    Lines are stripped; secret lines are code between solution or hidden-test markers,
+    solution cells without markers, model answers, and markdown inside {solution} or
+    solution-start/end."""
     secret, outside, checks, gated = set(), set(), [], False
     for cell in nb.cells:
         lines = cell.source.split("\n")
         meta = cell.metadata.get("nbgrader", {})
         marked = (_region(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
-                  + _region(cell.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+                  + _region(cell.source, "### BEGIN HIDDEN TESTS",
+                            "### END HIDDEN TESTS"))
         if meta.get("solution") and not marked:
             secret.update(s.strip() for s in lines)
             continue
@@ -537,8 +567,10 @@ def source_solutions(nb):
         while i < len(lines):
             m = FENCE.match(lines[i])
             if m and m[2] == "solution":
-                close = re.compile(r" {0,3}%s{%d,}\s*" % (re.escape(m[1][0]), len(m[1])))
-                j = next(k for k in range(i + 1, len(lines)) if close.fullmatch(lines[k]))
+                close = re.compile(r" {0,3}%s{%d,}\s*"
+                                   % (re.escape(m[1][0]), len(m[1])))
+                j = next(k for k in range(i + 1, len(lines))
+                         if close.fullmatch(lines[k]))
                 secret.update(s.strip() for s in lines[i + 1:j])
                 i = j + 1
                 continue
@@ -554,14 +586,16 @@ CHAPTERS = sorted(p for p in (REPO / "chapters").glob("*.ipynb"))
 
 
 def has_nbgrader_cells(path):
-    return any(c.metadata.get("nbgrader") for c in nbformat.read(path, as_version=4).cells)
+    cells = nbformat.read(path, as_version=4).cells
+    return any(c.metadata.get("nbgrader") for c in cells)
 
 
 def real_chapter(path):
     """A chapter parameter; skipped until the chapter carries nbgrader metadata."""
     return pytest.param(path, id=path.stem[:2], marks=pytest.mark.skipif(
         not has_nbgrader_cells(path),
-        reason=f"{path.name} has no nbgrader cell metadata yet (CONTRIBUTING, Exercises)"))
+        reason=f"{path.name} has no nbgrader cell metadata yet (CONTRIBUTING, "
+               f"Exercises)"))
 
 
 @pytest.mark.parametrize("path", [real_chapter(p) for p in CHAPTERS])
@@ -585,8 +619,8 @@ def test_real_chapter(path):
 
 @pytest.mark.parametrize("path", [real_chapter(p) for p in CHAPTERS])
 def test_real_chapter_stubs_compile_and_raise(path):
-    # Failing: a stub is missing for some solution region (the student would see a cell that
-    # silently does nothing), or stubbing left a cell that is not valid Python.
+    # Failing: a stub is missing for some solution region (the student would see a cell
+    # that silently does nothing), or stubbing left a cell that is not valid Python.
     from IPython.core.inputtransformer2 import TransformerManager
 
     to_python = TransformerManager().transform_cell
@@ -605,24 +639,28 @@ def test_real_chapter_stubs_compile_and_raise(path):
                 stubs += 1
                 indent = line[: len(line) - len(line.lstrip())]
                 assert lines[k + 1] == indent + "raise NotImplementedError()", (
-                    f"{path.name} cell {i}: the stub does not raise NotImplementedError")
+                    f"{path.name} cell {i}: the stub does not raise "
+                    f"NotImplementedError")
         compile(to_python(cell.source), f"{path.name}:cell{i}", "exec")
         if not cell.source.lstrip().startswith(("def ", "class ", "@")) and \
                 lines[0].strip() == "# YOUR CODE HERE":
-            with pytest.raises(NotImplementedError):   # top-level stub: running it raises
+            with pytest.raises(NotImplementedError):   # a top-level stub raises
                 exec(compile(to_python(cell.source), path.name, "exec"), {})
-    assert stubs >= regions > 0, f"{path.name}: {regions} solution regions but {stubs} stubs"
+    assert stubs >= regions > 0, (f"{path.name}: {regions} solution regions but "
+                                  f"{stubs} stubs")
 
 
 def test_real_chapters_equal_nbgrader_release(tmp_path):
-    # Failing: for a real chapter, assign's student notebook and nbgrader's release of its
-    # graded notebook differ in an exercise cell (stub, self-check, emptied hidden test).
+    # Failing: for a real chapter, assign's student notebook and nbgrader's release of
+    # its graded notebook differ in an exercise cell (stub, self-check, emptied hidden
+    # test).
     ready = [p for p in CHAPTERS if has_nbgrader_cells(p) and any(
         "assignment-setup" in c.metadata.get("tags", [])
         for c in nbformat.read(p, as_version=4).cells)]
     if not ready:
-        pytest.skip("no chapter carries nbgrader metadata and assignment-setup tags yet")
+        pytest.skip("no chapter carries nbgrader metadata and assignment-setup tags")
     released = release_with_nbgrader(tmp_path, ready)
     for path in ready:
-        assigned, _ = make_student_notebook(nbformat.read(path, as_version=4), path.name)
+        assigned, _ = make_student_notebook(nbformat.read(path, as_version=4),
+                                            path.name)
         assert_same_exercises(assigned, released[path.stem], path.name)

@@ -2,10 +2,10 @@
 
 The synthetic chapter (tests/synthetic_chapter.py) tests the course directory and the
 benchmark's own check quickly. The class of seven submissions is graded on the real
-chapter 3 (its exercises run in seconds), through nbgrader's own commands in a course that
-``coursetools.course init`` made: generate_assignment, zip_collect of an LMS-style zip,
-autograde, export, generate_feedback. The whole class takes about a minute and a half on
-two cores (``pytest --durations``).
+chapter 3 (its exercises run in seconds), through nbgrader's own commands in a course
+that ``coursetools.course init`` made: generate_assignment, zip_collect of an LMS-style
+zip, autograde, export, generate_feedback. The whole class takes about a minute and a
+half on two cores (``pytest --durations``).
 """
 import html
 import re
@@ -23,7 +23,7 @@ from coursetools.nbgrader_plugins import HIDDEN_NOTE, HideHiddenTests
 REPO = Path(__file__).resolve().parents[1]
 CHAPTER = REPO / "chapters" / "03_twolayer_gradients.ipynb"
 NAME = CHAPTER.stem
-LOOP_TIMEOUT = 10      # per-cell timeout of the test's autograde (a setup cell takes ~1 s)
+LOOP_TIMEOUT = 10      # per-cell timeout of the test's autograde (setup cells: ~1 s)
 
 
 def grade_id(cell):
@@ -48,7 +48,8 @@ def test_init_writes_config_and_graded_sources(tmp_path):
     # source notebook that is the whole chapter (its teaching runs paid per student).
     chapter = synthetic_chapter.write(tmp_path / "ch" / "99_synthetic.ipynb")
     written = course.init(tmp_path / "course", [chapter])
-    assert written == [tmp_path / "course" / "source" / "99_synthetic" / "99_synthetic.ipynb"]
+    assert written == [tmp_path / "course" / "source" / "99_synthetic"
+                       / "99_synthetic.ipynb"]
     config = (tmp_path / "course" / "nbgrader_config.py").read_text()
     for line in (f"c.CourseDirectory.course_id = {course.COURSE_ID!r}",
                  f"c.Execute.timeout = {course.CELL_TIMEOUT}",
@@ -58,9 +59,9 @@ def test_init_writes_config_and_graded_sources(tmp_path):
         assert line in config, line
     source = nbformat.read(written[0], as_version=4)
     sources = [c.source for c in source.cells]
-    assert synthetic_chapter.SETUP in sources                  # the assignment-setup cell
-    assert synthetic_chapter.TEACHING not in sources           # not the teaching
-    assert synthetic_chapter.SCALE_HIDDEN in sources           # nbgrader needs them here
+    assert synthetic_chapter.SETUP in sources          # the assignment-setup cell
+    assert synthetic_chapter.TEACHING not in sources   # not the teaching
+    assert synthetic_chapter.SCALE_HIDDEN in sources   # nbgrader needs them here
 
 
 def test_init_refuses_non_empty_dir_and_untagged_chapters(tmp_path):
@@ -94,8 +95,8 @@ def test_cli_init_and_errors(tmp_path, capsys):
 
 
 def test_bench_checks_full_marks(tmp_path):
-    # Failing: the benchmark would report a chapter whose solutions do not score full marks
-    # (a hidden test that fails on the model answer) as fine.
+    # Failing: the benchmark would report a chapter whose solutions do not score full
+    # marks (a hidden test that fails on the model answer) as fine.
     good = synthetic_chapter.write(tmp_path / "ch" / "99_synthetic.ipynb")
     broken = synthetic_chapter.chapter()
     for cell in broken.cells:
@@ -108,7 +109,8 @@ def test_bench_checks_full_marks(tmp_path):
     assert all(r[1] > 0 for r in rows)
 
 
-# --------------------------------------------------------------------------- a real class
+# --------------------------------------------------------------------------- a real
+# class
 
 def _replace(source, old, new):
     assert old in source, f"the test's edit no longer applies: {old!r} not in the cell"
@@ -116,7 +118,8 @@ def _replace(source, old, new):
 
 
 def submissions(release, source):
-    """{student: notebook or text}: the six kinds of submission, and a second good one."""
+    """{student: notebook or text}: the six kinds of submission, and a second good one.
+    """
     solved = course.solutions_submission(release, source)
 
     def edited(nb, changes):
@@ -133,11 +136,11 @@ def submissions(release, source):
                      if grade_id(c) not in ("ex-twolayer-tanh-check",
                                             "ex-twolayer-memory-hidden")]
     return {
-        "alice": solved,                                            # the model solutions
-        "bob": release,                                             # untouched release
+        "alice": solved,                                      # the model solutions
+        "bob": release,                                       # untouched release
         "carol": edited(solved, {"ex-twolayer-steps-code": lambda s: _replace(
-            s, "    return h.T @ dq\n", "    return dq.T @ h\n")}),     # transposed dW
-        "dave": edited(release, {g: (lambda s: "pass") for g in checks}),  # tests -> pass
+            s, "    return h.T @ dq\n", "    return dq.T @ h\n")}),   # transposed dW
+        "dave": edited(release, {g: (lambda s: "pass") for g in checks}),  # -> pass
         "erin": edited(solved, {"ex-twolayer-memory-code": lambda s: (
             "while True:           # never ends\n    pass\n" + s)}),
         "frank": deleted,                                           # two cells deleted
@@ -145,8 +148,9 @@ def submissions(release, source):
     }
 
 
-LMS_NAMES = {"alice": "alice_1001_5001", "bob": "bob_1002_5002", "carol": "carol_1003_5003",
-             "dave": "dave_LATE_1004_5004", "erin": "erin_1005_5005",
+LMS_NAMES = {"alice": "alice_1001_5001", "bob": "bob_1002_5002",
+             "carol": "carol_1003_5003", "dave": "dave_LATE_1004_5004",
+             "erin": "erin_1005_5005",
              "frank": "frank_1006_5006", "gina": "gina_1007_5007"}
 
 
@@ -164,27 +168,30 @@ def graded_class(tmp_path_factory):
     subs = submissions(release, source)
     archive = root / "downloaded" / NAME / "archive"
     archive.mkdir(parents=True)
-    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:   # as an LMS hands it out
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:   # an LMS download
         for student, nb in subs.items():
             suffix = "-1" if student == "bob" else ""               # a resubmitted file
             text = nb if isinstance(nb, str) else nbformat.writes(nb)
             zf.writestr(f"{LMS_NAMES[student]}_{NAME}{suffix}.ipynb", text)
     collect = course.nbgrader(root, "zip_collect", NAME, timeout=300)
-    autograde = course.nbgrader(root, "autograde", NAME, f"--Execute.timeout={LOOP_TIMEOUT}",
-                                timeout=600, check=False)
+    autograde = course.nbgrader(root, "autograde", NAME,
+                                f"--Execute.timeout={LOOP_TIMEOUT}", timeout=600,
+                                check=False)
     export = course.nbgrader(root, "export", timeout=300)
-    feedback = course.nbgrader(root, "generate_feedback", NAME, timeout=300, check=False)
+    feedback = course.nbgrader(root, "generate_feedback", NAME, timeout=300,
+                               check=False)
     rows = {}
     for line in (root / "grades.csv").read_text().splitlines()[1:]:
         fields = line.split(",")
-        rows[fields[3]] = (float(fields[7]), float(fields[10]))     # raw_score, max_score
+        rows[fields[3]] = (float(fields[7]), float(fields[10]))   # raw_score, max_score
     return {"root": root, "source": source, "release": release, "collect": collect,
             "autograde": autograde, "export": export, "feedback": feedback, "csv": rows,
             "scores": {s: course.scores(root, NAME, s) for s in subs}}
 
 
 def autograded(cls, student):
-    return nbformat.read(cls["root"] / "autograded" / student / NAME / f"{NAME}.ipynb", 4)
+    return nbformat.read(cls["root"] / "autograded" / student / NAME
+                         / f"{NAME}.ipynb", 4)
 
 
 def auto_points(source):
@@ -198,22 +205,24 @@ def exercise_of(gid):
 
 
 def test_zip_collect_finds_every_student(graded_class):
-    # Failing: the LMS file names (user and submission ids, LATE, a -1 resubmission suffix)
-    # were not mapped to the students, so their work would go ungraded.
+    # Failing: the LMS file names (user and submission ids, LATE, a -1 resubmission
+    # suffix) were not mapped to the students, so their work would go ungraded.
     root = graded_class["root"]
     for student in LMS_NAMES:
-        assert (root / "submitted" / student / NAME / f"{NAME}.ipynb").is_file(), student
+        path = root / "submitted" / student / NAME / f"{NAME}.ipynb"
+        assert path.is_file(), student
 
 
 def test_solutions_score_full_marks(graded_class):
     # Failing: a hidden test or self-check rejects the instructor's own solution, or the
-    # released notebook cannot find lecture_lib or the MNIST files from the course folder.
+    # released notebook cannot find lecture_lib or the MNIST files from the course
+    # folder.
     got = graded_class["scores"]["alice"]
     assert got == {g: (p, p) for g, p in auto_points(graded_class["source"]).items()}
     nb = autograded(graded_class, "alice")
     setup_out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                         for o in c.outputs)
-    assert "digits [" in setup_out                   # the MNIST batch loaded (setup cell)
+    assert "digits [" in setup_out           # the MNIST batch loaded (a setup cell)
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
                 if o.output_type == "error"]
 
@@ -225,14 +234,15 @@ def test_untouched_release_scores_zero(graded_class):
 
 
 def test_transposed_gradient_gets_partial_marks_and_the_hint(graded_class):
-    # Failing: one wrong function costs every exercise, or none, or the feedback does not
-    # tell the student what is wrong (the self-check's hint about the transpose).
+    # Failing: one wrong function costs every exercise, or none, or the feedback does
+    # not tell the student what is wrong (the self-check's hint about the transpose).
     got = graded_class["scores"]["carol"]
     points = auto_points(graded_class["source"])
     for gid, (score, top) in got.items():
         expected = 0 if exercise_of(gid) == "ex-twolayer-steps" else points[gid]
         assert score == expected, (gid, score)
-    feedback = page_text(graded_class["root"] / "feedback" / "carol" / NAME / f"{NAME}.html")
+    feedback = page_text(graded_class["root"] / "feedback" / "carol" / NAME
+                         / f"{NAME}.html")
     assert "you computed its transpose" in feedback
 
 
@@ -242,7 +252,7 @@ def test_test_cells_edited_to_pass_are_restored(graded_class):
     assert got and all(score == 0 for score, _ in got.values()), got
     source, nb = by_id(graded_class["source"]), by_id(autograded(graded_class, "dave"))
     for gid in auto_points(graded_class["source"]):
-        assert nb[gid].source == source[gid].source, gid           # restored, hidden too
+        assert nb[gid].source == source[gid].source, gid      # restored, hidden too
 
 
 def test_infinite_loop_scores_zero_on_its_exercise_only(graded_class):
@@ -264,9 +274,9 @@ def test_deleted_cells_are_reported_and_restored(graded_class):
     got = graded_class["scores"]["frank"]
     assert got == {g: (p, p) for g, p in auto_points(graded_class["source"]).items()}
     log = graded_class["autograde"].stderr
-    assert re.search(r"student frank, 03_twolayer_gradients\.ipynb: cells missing from "
-                     r"the submission: ex-twolayer-tanh-check, ex-twolayer-memory-hidden",
-                     log), log[-3000:]
+    assert re.search(r"student frank, 03_twolayer_gradients\.ipynb: cells missing "
+                     r"from the submission: ex-twolayer-tanh-check, "
+                     r"ex-twolayer-memory-hidden", log), log[-3000:]
 
 
 def test_broken_notebook_is_named_and_the_class_graded(graded_class):
@@ -278,7 +288,8 @@ def test_broken_notebook_is_named_and_the_class_graded(graded_class):
     assert not any("for student '" + s in proc.stderr for s in LMS_NAMES if s != "gina")
     for student in LMS_NAMES:
         if student != "gina":
-            assert (graded_class["root"] / "autograded" / student / NAME).is_dir(), student
+            folder = graded_class["root"] / "autograded" / student / NAME
+            assert folder.is_dir(), student
 
 
 def test_export_totals(graded_class):
@@ -293,7 +304,8 @@ def test_export_totals(graded_class):
     expected = {"alice": total, "bob": 0, "carol": total - lost["ex-twolayer-steps"],
                 "dave": 0, "erin": total - lost["ex-twolayer-memory"], "frank": total,
                 "gina": 0}
-    assert graded_class["csv"] == {s: (float(v), float(every)) for s, v in expected.items()}
+    assert graded_class["csv"] == {s: (float(v), float(every))
+                                   for s, v in expected.items()}
 
 
 def test_feedback_shows_no_hidden_test(graded_class):
@@ -309,12 +321,12 @@ def test_feedback_shows_no_hidden_test(graded_class):
                 inside = False
             elif line.strip():
                 (hidden if inside else elsewhere).add(line.strip())
-    hidden -= elsewhere        # a line the release or a model solution also has is no leak
+    hidden -= elsewhere     # a line the release or a model solution also has: no leak
     assert len(hidden) > 10
 
     def shown(text):
-        # A hidden line shown as code is a line of the page; a long one is also looked for
-        # inside lines (a traceback prefixes line numbers).
+        # A hidden line shown as code is a line of the page; a long one is also looked
+        # for inside lines (a traceback prefixes line numbers).
         lines = {ln.strip() for ln in text.splitlines()}
         return {h for h in hidden if h in lines or (len(h) >= 40 and h in text)}
 
@@ -325,7 +337,7 @@ def test_feedback_shows_no_hidden_test(graded_class):
     plain_file.write_text(plain)
     assert len(shown(page_text(plain_file))) > 10
     pages = sorted((graded_class["root"] / "feedback").rglob("*.html"))
-    assert len(pages) == 6, pages               # everyone but gina, whose file is broken
+    assert len(pages) == 6, pages           # everyone but gina, whose file is broken
     for page in pages:
         text = page_text(page)
         assert not shown(text), f"{page}: hidden-test lines: {sorted(shown(text))[:3]}"
@@ -335,9 +347,10 @@ def test_feedback_shows_no_hidden_test(graded_class):
 def test_hide_hidden_tests_keeps_the_error_and_drops_the_traceback():
     # Failing: a traceback in the feedback quotes the hidden test's code, or the student
     # no longer learns which error the hidden test raised.
-    cell = nbformat.v4.new_code_cell(synthetic_chapter.SCALE_HIDDEN, metadata=synthetic_chapter
-                                     .nbgrader("ex-syn-scale-hidden", grade=True, points=2))
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="secret print\n"),
+    meta = synthetic_chapter.nbgrader("ex-syn-scale-hidden", grade=True, points=2)
+    cell = nbformat.v4.new_code_cell(synthetic_chapter.SCALE_HIDDEN, metadata=meta)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                           text="secret print\n"),
                     nbformat.v4.new_output("error", ename="AssertionError",
                                            evalue="hidden_scale_shape",
                                            traceback=["assert scale(np.ones((2, 2)))"])]

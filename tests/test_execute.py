@@ -1,4 +1,5 @@
-"""`python -m coursetools.execute` stores outputs and never changes a notebook's sources."""
+"""`python -m coursetools.execute` stores outputs and never changes a notebook's
+sources."""
 import hashlib
 
 import nbformat
@@ -8,16 +9,17 @@ from coursetools.execute import main
 
 
 def _write(path, cells):
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                            "display_name": "Python 3"}})
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "language": "python", "display_name": "Python 3"}})
     nbformat.write(nb, path)
 
 
 def test_outputs_are_stored_and_sources_kept(tmp_path):
-    # If outputs were not stored, the book would show empty cells; if sources changed, the
-    # tool would be rewriting the author's work.
+    # If outputs were not stored, the book would show empty cells; if sources changed,
+    # the tool would be rewriting the author's work.
     p = tmp_path / "ok.ipynb"
-    _write(p, [new_markdown_cell("# Title"), new_code_cell("x = 6 * 7\nprint(x)"), new_code_cell("x + 1")])
+    _write(p, [new_markdown_cell("# Title"), new_code_cell("x = 6 * 7\nprint(x)"),
+               new_code_cell("x + 1")])
     before = [c.source for c in nbformat.read(p, 4).cells]
     assert main([str(p)]) == 0
     nb = nbformat.read(p, 4)
@@ -38,7 +40,8 @@ def test_cwd_is_the_notebook_directory(tmp_path):
 def test_failing_notebook_is_left_untouched(tmp_path, capsys):
     # A failed run must not replace stored outputs with a half-executed notebook.
     p = tmp_path / "bad.ipynb"
-    _write(p, [new_code_cell("print('fine')"), new_code_cell("raise ValueError('boom at step 3')")])
+    _write(p, [new_code_cell("print('fine')"),
+               new_code_cell("raise ValueError('boom at step 3')")])
     digest = hashlib.sha256(p.read_bytes()).hexdigest()
     assert main([str(p)]) == 1
     assert hashlib.sha256(p.read_bytes()).hexdigest() == digest

@@ -1,7 +1,7 @@
-"""coursetools.graded: the graded notebook of a chapter (its assignment-setup cells and its
-exercises), on the synthetic chapter, and each real chapter's graded notebook executed end to
-end in a fresh kernel, solutions and hidden tests included (a missing setup tag shows here as
-a NameError). A chapter without the tag is skipped, naming it.
+"""coursetools.graded: the graded notebook of a chapter (its assignment-setup cells and
+its exercises), on the synthetic chapter, and each real chapter's graded notebook
+executed end to end in a fresh kernel, solutions and hidden tests included (a missing
+setup tag shows here as a NameError). A chapter without the tag is skipped, naming it.
 """
 import time
 from pathlib import Path
@@ -19,8 +19,8 @@ CHAPTERS = sorted((REPO / "chapters").glob("*.ipynb"))
 
 
 def test_graded_notebook_is_setup_plus_exercises():
-    # Failing: the graded notebook carries the teaching runs (paid once per student), loses
-    # a setup cell the exercises need, or changes the chapter it was made from.
+    # Failing: the graded notebook carries the teaching runs (paid once per student),
+    # loses a setup cell the exercises need, or changes the chapter it was made from.
     nb = syn.chapter()
     before = nbformat.writes(nb)
     graded = graded_notebook(nb, "99_synthetic")
@@ -47,7 +47,8 @@ def test_graded_notebook_errors_name_the_problem(change, problem):
 
 
 def test_cli_refuses_to_overwrite_the_chapter(tmp_path):
-    # Failing: the command could replace the instructor's chapter by its graded notebook.
+    # Failing: the command could replace the instructor's chapter by its graded
+    # notebook.
     path = syn.write(tmp_path / "99_synthetic.ipynb")
     with pytest.raises(SystemExit):
         main([str(path), str(path)])
@@ -67,8 +68,9 @@ def tagged(path):
         not tagged(p), reason=f"{p.name}: no cell tagged '{SETUP_TAG}' yet"))
     for p in CHAPTERS])
 def test_graded_notebook_runs_end_to_end(path, tmp_path):
-    # Failing: an exercise needs a cell that is not tagged assignment-setup (NameError), a
-    # hidden test fails on the model solution, or a graded notebook needs the teaching runs.
+    # Failing: an exercise needs a cell that is not tagged assignment-setup (NameError),
+    # a hidden test fails on the model solution, or a graded notebook needs the teaching
+    # runs.
     graded = graded_notebook(nbformat.read(path, as_version=4), path.stem)
     client = NotebookClient(graded, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})

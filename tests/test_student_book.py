@@ -1,10 +1,11 @@
 """The student edition of the book (coursetools.student_book).
 
-On the synthetic chapter (tests/synthetic_chapter.py): what each kind of cell becomes, and a
-real jupyter-book build of a one-chapter book. On the real book (once every chapter carries
-its nbgrader metadata): the instructor book and the student edition are both built, and no
-line of any solution region is found in the student edition while the same detector finds
-them in the instructor book, and every figure that is not part of a solution is kept.
+On the synthetic chapter (tests/synthetic_chapter.py): what each kind of cell becomes,
+and a real jupyter-book build of a one-chapter book. On the real book (once every
+chapter carries its nbgrader metadata): the instructor book and the student edition are
+both built, and no line of any solution region is found in the student edition while the
+same detector finds them in the instructor book, and every figure that is not part of a
+solution is kept.
 """
 import base64
 import hashlib
@@ -111,14 +112,15 @@ def fake_repo(root, nb):
 
 
 def test_build_of_a_synthetic_book(tmp_path):
-    # Failing: the build does not run, writes into chapters/, loses the teaching output or
-    # shows an answer, or its download button does not give the student notebook.
+    # Failing: the build does not run, writes into chapters/, loses the teaching output
+    # or shows an answer, or its download button does not give the student notebook.
     repo = fake_repo(tmp_path / "repo", with_figures(syn.chapter()))
     before = (repo / "chapters" / "99_synthetic.ipynb").read_bytes()
     html_dir = student_book.build(tmp_path / "out", repo=repo)
     assert html_dir == (tmp_path / "out" / "html").resolve()
     assert (repo / "chapters" / "99_synthetic.ipynb").read_bytes() == before
-    assert sorted(p.name for p in (repo / "chapters").iterdir()) == ["99_synthetic.ipynb"]
+    written = sorted(p.name for p in (repo / "chapters").iterdir())
+    assert written == ["99_synthetic.ipynb"]
     page = (html_dir / "chapters" / "99_synthetic.html").read_text()
     assert "teaching output 6" in page and "YOUR ANSWER HERE" in page
     assert "student edition" in page
@@ -128,7 +130,8 @@ def test_build_of_a_synthetic_book(tmp_path):
     images = {hashlib.sha256((html_dir / "chapters" / src).read_bytes()).hexdigest()
               for src in re.findall(r'<img[^>]+src="([^"]+)"', page)}
     assert images == {hashlib.sha256(base64.b64decode(PNG)).hexdigest()}
-    download = nbformat.read(html_dir / "_sources" / "chapters" / "99_synthetic.ipynb", 4)
+    download = nbformat.read(html_dir / "_sources" / "chapters" / "99_synthetic.ipynb",
+                             4)
     stub = next(c for c in download.cells if grade_id(c) == "ex-syn-scale-code")
     assert "# YOUR CODE HERE" in stub.source
     assert (tmp_path / "out" / "src" / "lecture_lib" / "listing.py").is_file()
@@ -141,7 +144,8 @@ def test_refuses_to_write_into_the_chapters(tmp_path):
         student_book.write_sources(repo / "chapters" / "student", repo)
 
 
-# --------------------------------------------------------------------------- the real book
+# --------------------------------------------------------------------------- the real
+# book
 
 def not_ready():
     """Chapters without nbgrader metadata (their student version cannot be made yet)."""
@@ -164,15 +168,17 @@ def normal(text):
 def secrets_and_teaching(nb):
     """(code lines, prose lines, teaching lines, teaching prose) of a chapter, with this
     test's own parsing. Secret lines are those of its solution regions (solution code,
-    whole solution cells, model answers, hidden tests, markdown inside solution gates) that
-    its teaching cells do not also contain; teaching prose is the normalized text of the
-    markdown outside the solutions, for prose that wraps at other places there."""
+    whole solution cells, model answers, hidden tests, markdown inside solution gates)
+    that its teaching cells do not also contain; teaching prose is the normalized text
+    of the markdown outside the solutions, for prose that wraps at other places there.
+    """
     gated = solution_gate_cells(nb)
     code, prose, teaching, teaching_prose = set(), set(), set(), []
     for i, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader", {})
         inside = False
-        marked = "### BEGIN SOLUTION" in cell.source or "### BEGIN HIDDEN" in cell.source
+        marked = ("### BEGIN SOLUTION" in cell.source
+                  or "### BEGIN HIDDEN" in cell.source)
         for line in cell.source.splitlines():
             s = line.strip()
             if s in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
@@ -184,12 +190,13 @@ def secrets_and_teaching(nb):
             elif cell.cell_type == "code":
                 secret = inside or (meta.get("solution") and not marked)
                 (code if secret else teaching).add(s)
-            elif (i in gated or meta.get("solution")) and not s.startswith(("```", ":")):
+            elif (i in gated or meta.get("solution")) \
+                    and not s.startswith(("```", ":")):
                 prose.add(s)
             else:
                 teaching.add(s)
                 teaching_prose.append(s)
-    for cell in nb.cells:                    # listings the page includes are teaching too
+    for cell in nb.cells:               # listings the page includes are teaching too
         for rel in re.findall(r"\{literalinclude\}\s+(\S+)", cell.source):
             listing = REPO / "chapters" / rel
             if listing.is_file():
@@ -217,7 +224,8 @@ def solution_images(nb):
             for out in cell.outputs:
                 data = out.get("data", {})
                 if "image/png" in data:
-                    found.add(hashlib.sha256(base64.b64decode(data["image/png"])).hexdigest())
+                    png = base64.b64decode(data["image/png"])
+                    found.add(hashlib.sha256(png).hexdigest())
     return found
 
 
@@ -228,8 +236,8 @@ def both_books(tmp_path_factory):
         pytest.skip(f"chapters without nbgrader metadata: {', '.join(missing)}")
     tmp = tmp_path_factory.mktemp("books")
     # The instructor book, built here as CI builds it (strictness is CI's own check).
-    proc = subprocess.run([sys.executable, "-c", "import sys; from jupyter_book.cli.main "
-                           "import main; sys.exit(main())", "build", str(REPO),
+    proc = subprocess.run([sys.executable, "-c", "import sys; from jupyter_book.cli."
+                           "main import main; sys.exit(main())", "build", str(REPO),
                            "--path-output", str(tmp / "instructor")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -262,7 +270,8 @@ def test_no_solution_line_in_the_student_edition(both_books):
             leaked = {s for s in code - own if s in lines}
             leaked |= {p for p in prose - own
                        if normal(p) in normal(text) and normal(p) not in own_prose}
-            assert not leaked, f"{rel}: lines of {path.name}'s solutions: {sorted(leaked)[:5]}"
+            assert not leaked, (f"{rel}: lines of {path.name}'s solutions: "
+                                f"{sorted(leaked)[:5]}")
     assert found_in_instructor > 100
 
 
