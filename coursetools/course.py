@@ -54,11 +54,13 @@ __all__ = ["COURSE_ID", "CELL_TIMEOUT", "STUDENT_TARGET_S", "CourseError", "chap
 REPO = Path(__file__).resolve().parent.parent
 CHAPTERS_DIR = REPO / "chapters"
 COURSE_ID = "backprop-lecture10"
-# Per-cell limit of autograde. The slowest cell of any graded notebook takes a few
-# seconds (python -m coursetools.course bench); a cell of a student's submission that
-# runs this long is stuck (an infinite loop), is interrupted, and its exercise scores
-# zero.
-CELL_TIMEOUT = 60
+# Per-cell limit of autograde: a cell of a submission still running after this many
+# seconds is stuck (an infinite loop), is interrupted, and its exercise scores zero. A
+# graded notebook takes at most about 36 s in all (the target), so its slowest cell less;
+# 120 s leaves a student's slower (say loop-based) answer three times that, and costs
+# the class two minutes per stuck cell. `python -m coursetools.course bench` prints each
+# chapter's slowest cell.
+CELL_TIMEOUT = 120
 STUDENT_TARGET_S = 36          # the issue's target per submission on 2 cores
 SOLUTIONS_STUDENT = "instructor-solutions"
 
