@@ -249,29 +249,13 @@ def _ids(path, cache={}):
     return cache[path]
 
 
-def _duplicated_inline_declaration(message, page):
-    """True for the one console error that is not the book's: Sphinx 7.4 (the version
-    Jupyter Book 1 runs on) writes an inline script that an extension adds after the
-    builder starts twice (sphinx-thebe's `const THEBE_JS_URL = ...`), so the identical
-    second copy fails with "Identifier 'X' has already been declared" after the first
-    defined it. Exempt only when the page really holds that declaration twice, verbatim.
-    """
-    m = re.search(r"Identifier '(\w+)' has already been declared", message)
-    if not m:
-        return False
-    scripts = re.findall(r"<script>(.*?)</script>", page.read_text(encoding="utf-8"),
-                         flags=re.S)
-    declaring = [s for s in scripts if re.search(rf"\b(const|let)\s+{m[1]}\b", s)]
-    return len(declaring) == 2 and declaring[0] == declaring[1]
-
-
 def _check_page(driver, page, html_dir, root_url, solutions_expected):
     """Open one page; return (problems, figures)."""
     from selenium.webdriver.common.by import By
 
     rel = page.relative_to(html_dir).as_posix()
     problems, figures = [], {"links": 0, "dropdowns": 0, "formulas": 0, "images": 0,
-                             "r_macro": 0, "eqnos": 0, "exempt": 0}
+                             "r_macro": 0, "eqnos": 0}
     driver.get_log("browser")                     # drop what an earlier page left
     redirect = REFRESH.search(page.read_text(encoding="utf-8", errors="replace"))
     if redirect:
@@ -385,10 +369,7 @@ def _check_page(driver, page, html_dir, root_url, solutions_expected):
     for entry in driver.get_log("browser"):
         if entry["level"] != "SEVERE":
             continue
-        if _duplicated_inline_declaration(entry["message"], page):
-            figures["exempt"] += 1
-        else:
-            problems.append(f"console: {entry['message'][:300]}")
+        problems.append(f"console: {entry['message'][:300]}")
     return problems, figures
 
 
@@ -425,8 +406,7 @@ def test_every_page_renders_offline(built_book, browser):
     print(f"\nbrowser test, {name}: {len(pages)} pages, {totals['formulas']} formulas "
           f"({totals['r_macro']} with \\R, {totals['eqnos']} equation numbers), "
           f"{totals['images']} images, {totals['links']} internal links, "
-          f"{totals['dropdowns']} dropdowns opened, {totals['exempt']} duplicated "
-          f"inline scripts, {len(failures)} pages failing, {seconds:.1f} s")
+          f"{totals['dropdowns']} dropdowns opened, {len(failures)} pages failing, {seconds:.1f} s")
     if solutions_expected:
         assert totals["dropdowns"] > 0, "the book has no solution dropdown at all"
     assert not failures, "\n".join(
