@@ -59,7 +59,7 @@ from traitlets import Unicode, validate
 
 __all__ = ["AssignError", "ClearSolutions", "RemoveSolutionProse",
            "make_student_notebook", "student_pipeline", "solution_gate_cells",
-           "is_hidden_test", "is_self_check", "assign", "main"]
+           "is_hidden_test", "is_self_check", "grade_id", "assign", "main"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -101,6 +101,11 @@ def _stats(resources):
 
 def _nbgrader(cell):
     return cell.metadata.get("nbgrader", {})
+
+
+def grade_id(cell):
+    """The cell's nbgrader ``grade_id``, or None for a cell without nbgrader metadata."""
+    return _nbgrader(cell).get("grade_id")
 
 
 def _check_regions(lines, begin, end, where, words):
@@ -370,10 +375,9 @@ def make_student_notebook(nb, path=None):
         raise
     except (RuntimeError, ValueError) as err:      # nbgrader's own checks
         raise AssignError(f"{path or '<notebook>'}: {err}") from err
-    sources = {_nbgrader(c).get("grade_id"): c.source for c in nb.cells
-               if _nbgrader(c).get("grade_id")}
+    sources = {grade_id(c): c.source for c in nb.cells if grade_id(c)}
     self_checks = sum(1 for c in student.cells if is_self_check(c)
-                      and c.source == sources.get(_nbgrader(c).get("grade_id")))
+                      and c.source == sources.get(grade_id(c)))
     report = {"notebook": resources["assign"]["notebook"],
               "regions_stubbed": stats["regions_stubbed"],
               "written_answers_cleared": stats["written_answers_cleared"],

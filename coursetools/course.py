@@ -45,6 +45,7 @@ from pathlib import Path
 
 import nbformat
 
+from .assign import grade_id
 from .graded import GradedNotebookError, graded_notebook
 
 __all__ = ["COURSE_ID", "CELL_TIMEOUT", "STUDENT_TARGET_S", "CourseError", "chapters",
@@ -56,10 +57,10 @@ CHAPTERS_DIR = REPO / "chapters"
 COURSE_ID = "backprop-lecture10"
 # Per-cell limit of autograde: a cell of a submission still running after this many
 # seconds is stuck (an infinite loop), is interrupted, and its exercise scores zero. A
-# graded notebook takes at most about 36 s in all (the target), so its slowest cell less;
-# 120 s leaves a student's slower (say loop-based) answer three times that, and costs
-# the class two minutes per stuck cell. `python -m coursetools.course bench` prints each
-# chapter's slowest cell.
+# graded notebook takes at most about 36 s in all (the target), so its slowest cell
+# less; 120 s leaves a student's slower (say loop-based) answer three times that, and
+# costs the class two minutes per stuck cell. `python -m coursetools.course bench`
+# prints each chapter's slowest cell.
 CELL_TIMEOUT = 120
 STUDENT_TARGET_S = 36          # the issue's target per submission on 2 cores
 SOLUTIONS_STUDENT = "instructor-solutions"
@@ -180,19 +181,15 @@ def nbgrader(course_dir, *args, timeout=None, check=True):
     return proc
 
 
-def _grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
 def solutions_submission(release_nb, source_nb):
     """The release with the instructor's solution cells put back (by grade_id): what a
     student who wrote the model solutions hands in."""
-    answers = {_grade_id(c): c.source for c in source_nb.cells
+    answers = {grade_id(c): c.source for c in source_nb.cells
                if c.metadata.get("nbgrader", {}).get("solution")}
     sub = nbformat.from_dict(json.loads(json.dumps(release_nb)))
     for cell in sub.cells:
-        if _grade_id(cell) in answers:
-            cell.source = answers[_grade_id(cell)]
+        if grade_id(cell) in answers:
+            cell.source = answers[grade_id(cell)]
     return sub
 
 
@@ -261,7 +258,7 @@ def slowest_cell(nb):
                       for key in ("iopub.execute_input", "shell.execute_reply"))
         seconds = (end - begin).total_seconds()
         if seconds > best[0]:
-            best = (seconds, _grade_id(cell) or f"cell {number}")
+            best = (seconds, grade_id(cell) or f"cell {number}")
     return best
 
 

@@ -31,7 +31,7 @@ from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests,
                                     OverwriteCells, OverwriteKernelspec, SaveCells)
 
 from .assign import BEGIN_HIDDEN, END_HIDDEN, ClearSolutions, RemoveSolutionProse
-from .assign import is_hidden_test
+from .assign import grade_id, is_hidden_test
 
 __all__ = ["ClearSolutions", "RemoveSolutionProse", "HideHiddenTests",
            "ReportMissingCells", "GENERATE_ASSIGNMENT", "AUTOGRADE_SANITIZE",
@@ -78,7 +78,7 @@ class ReportMissingCells(NbGraderPreprocessor):
                 return nb, resources
             expected = {c.name: c for c in source.source_cells}
             graded = {c.name for c in source.grade_cells}
-        present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        present = {grade_id(c) for c in nb.cells}
         missing = [name for name in expected if name not in present]
         if missing:
             restored = [m for m in missing if m in graded]

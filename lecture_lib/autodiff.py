@@ -18,17 +18,16 @@ and ``L.backward()`` fills ``W1.grad``, ``b1.grad``, ... and also ``q1.grad``,
 
 Conventions
 - ``float32`` data stays ``float32`` through every operation (numbers and arrays mixed
-  into an
-  operation take the tensor's dtype); python numbers and integer arrays become
+  into an operation take the tensor's dtype); python numbers and integer arrays become
   ``float64``.
 - An output requires a gradient iff some input does; inside ``with no_grad():`` no graph
   is built.
 - Leaf gradients accumulate across ``backward()`` calls, as in torch (call
-  ``zero_grad()``);
-  an intermediate node's ``grad`` holds the gradient of the latest ``backward()``.
+  ``zero_grad()``); an intermediate node's ``grad`` holds the gradient of the latest
+  ``backward()``.
 - The engine never writes into a gradient array in place, so two nodes may share one
-  array
-  (``a + b`` hands both the same upstream gradient). Do not modify a ``.grad`` in place.
+  array (``a + b`` hands both the same upstream gradient). Do not modify a ``.grad`` in
+  place.
 """
 from __future__ import annotations
 
@@ -70,9 +69,6 @@ def _unbroadcast(grad, shape):
     stretched = [lead + i for i, n in enumerate(shape)
                  if n == 1 and grad.shape[lead + i] != 1]
     return grad.sum(axis=tuple(range(lead)) + tuple(stretched)).reshape(shape)
-
-
-_sigmoid = F.sigmoid     # the stable logistic function on arrays (an older name for it)
 
 
 class Tensor:

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from lecture_lib import autodiff
 from lecture_lib.autodiff import Tensor, make_node, _unbroadcast
 from lecture_lib import check
+from lecture_lib.functional import sigmoid
 from lecture_lib.check import CheckFailed
 
 
@@ -24,7 +24,7 @@ def maximum(x, y):
 def softplus(x):
     data = np.maximum(x.data, 0) + np.log1p(np.exp(-np.abs(x.data)))
     def _backward(g):
-        x.add_grad(g * autodiff._sigmoid(x.data))
+        x.add_grad(g * sigmoid(x.data))
     return make_node(data, (x,), "softplus", _backward)
 
 
@@ -118,7 +118,7 @@ def swapped_masks(x, y):                 # the gradient goes to the smaller inpu
 
 def softplus_wrong_sign(x):
     def _backward(g):
-        x.add_grad(-g * autodiff._sigmoid(x.data))
+        x.add_grad(-g * sigmoid(x.data))
     return make_node(np.logaddexp(0, x.data), (x,), "softplus", _backward)
 
 

@@ -1,9 +1,9 @@
-r"""Self-check for the winner's curse (chapter 10): the best of k equally good models, each
-scored on n images, looks better than it is.
+r"""Self-check for the winner's curse (chapter 10): the best of k equally good models,
+each scored on n images, looks better than it is.
 
-If each of k models has the same true error rate $p$ and is scored on $n$ images, its observed
-error rate is $E_j = X_j / n$ with $X_j \sim \text{Binomial}(n, p)$, independently. The best
-observed score is $\min_j E_j$, and
+If each of k models has the same true error rate $p$ and is scored on $n$ images, its
+observed error rate is $E_j = X_j / n$ with $X_j \sim \text{Binomial}(n, p)$,
+independently. The best observed score is $\min_j E_j$, and
 
 $$\mathbb{E}\big[\min_j E_j\big] = \frac{1}{n} \sum_{c=0}^{n-1} \Pr(X > c)^k \le p,$$
 
@@ -24,11 +24,11 @@ DEFAULT_CASES = ((0.02, 10, 10_000, 4_000),)
 
 
 def expected_best_of(p: float, k: int, n: int) -> float:
-    r"""$\mathbb{E}[\min_j X_j] / n$ for k independent $X_j \sim \text{Binomial}(n, p)$, exactly
-    (the binomial probabilities in log space, so n may be large)."""
+    r"""$\mathbb{E}[\min_j X_j] / n$ for k independent $X_j \sim \text{Binomial}(n, p)$,
+    exactly (the binomial probabilities in log space, so n may be large)."""
     c = np.arange(n + 1)
-    log_pmf = (math.lgamma(n + 1) - np.array([math.lgamma(i + 1) for i in c])
-               - np.array([math.lgamma(n - i + 1) for i in c])
+    log_factorial = np.array([math.lgamma(i + 1) for i in c])     # log c!, c = 0..n
+    log_pmf = (log_factorial[n] - log_factorial - log_factorial[::-1]
                + c * math.log(p) + (n - c) * math.log1p(-p))
     pmf = np.exp(log_pmf - log_pmf.max())
     pmf /= pmf.sum()
@@ -39,37 +39,40 @@ def expected_best_of(p: float, k: int, n: int) -> float:
 def _hint(values, p, k, n, expected):
     mean = float(np.mean(values))
     if np.any(values > 1):
-        return " Your values exceed 1: they look like counts of errors; divide by n for rates."
+        return (" Your values exceed 1: they look like counts of errors; divide by n "
+                "for rates.")
     best_of_max = 1 - expected_best_of(1 - p, k, n)          # E[max] by symmetry
     if abs(mean - best_of_max) < 0.25 * abs(best_of_max - expected) + 1e-12:
-        return (" Your values look like the *largest* observed error; the model one would choose "
-                "is the one with the smallest.")
+        return (" Your values look like the *largest* observed error; the model one "
+                "would choose is the one with the smallest.")
     if abs(mean - p) < 0.25 * abs(p - expected) + 1e-12:
-        return (" Your values average to p itself: they look like one model's score, or the "
-                "mean over the k models; take the minimum over the k models.")
+        return (" Your values average to p itself: they look like one model's score, "
+                "or the mean over the k models; take the minimum over the k models.")
     return ""
 
 
 def best_of(student_fn, cases=DEFAULT_CASES, seed=0):
-    """Check ``student_fn(p, k, n, repeats, rng) -> (repeats,)`` array: in each repeat the
-    smallest of k observed error rates, each that of a model with true error rate p scored on
-    n images. The mean over the repeats must match :func:`expected_best_of` within five Monte
-    Carlo standard errors."""
+    """Check ``student_fn(p, k, n, repeats, rng) -> (repeats,)`` array: in each repeat
+    the smallest of k observed error rates, each that of a model with true error rate p
+    scored on n images. The mean over the repeats must match :func:`expected_best_of`
+    within five Monte Carlo standard errors."""
     for i, (p, k, n, repeats) in enumerate(cases):
         rng = np.random.default_rng(seed + i)
         where = f"p = {p}, k = {k}, n = {n:,}, repeats = {repeats:,}"
         values = np.asarray(student_fn(p, k, n, repeats, rng), dtype=float)
         if values.shape != (repeats,):
-            raise CheckFailed(f"{where}: expected an array of shape ({repeats},), one best score "
-                              f"per repeat, got shape {values.shape}")
+            raise CheckFailed(f"{where}: expected an array of shape ({repeats},), one "
+                              f"best score per repeat, got shape {values.shape}")
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise CheckFailed(f"{where}: error rates are finite and at least 0")
         expected = expected_best_of(p, k, n)
         sd = max(float(np.std(values)), 1.0 / n) / math.sqrt(repeats)
         mean = float(np.mean(values))
         if abs(mean - expected) > 5 * sd:
-            raise CheckFailed(f"{where}: the mean best score should be about {expected:.5f} "
-                              f"(exactly, from the binomial distribution), got {mean:.5f}."
+            raise CheckFailed(f"{where}: the mean best score should be about "
+                              f"{expected:.5f} (exactly, from the binomial "
+                              f"distribution), got {mean:.5f}."
                               + _hint(values, p, k, n, expected))
     cases_text = "1 case" if len(cases) == 1 else f"{len(cases)} cases"
-    ok(f"the best of k observed error rates matches its exact expectation in {cases_text}")
+    ok(f"the best of k observed error rates matches its exact expectation in "
+       f"{cases_text}")
