@@ -265,7 +265,9 @@ def train_validation_split(X: np.ndarray, y: np.ndarray,
     X : ``(N, P)`` the training images (N = 60,000 for MNIST).
     y : ``(N,)`` their labels.
 
-    Returns ------- ``(X_fit, y_fit), (X_val, y_val)``: ``(N - n_validation, P)`` and
+    Returns
+    -------
+    ``(X_fit, y_fit), (X_val, y_val)``: ``(N - n_validation, P)`` and
     ``(n_validation, P)`` images with their labels, each in file order. The test set is
     not touched: score it once, at the end.
     """

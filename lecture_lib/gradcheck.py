@@ -244,8 +244,8 @@ def _grads_engine(p, X, y):
 def twolayer_grads_torch(params, X, y):
     """Gradients of the mean loss by ``torch.autograd``, in float64.
 
-    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (). X: (N,
-    P); y: (N,) in {0, 1}. The loss is
+    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ().
+    X: (N, P); y: (N,) in {0, 1}. The loss is
     ``torch.nn.functional.binary_cross_entropy_with_logits`` (mean); ``torch.relu`` has
     derivative 0 at 0, like the hand-derived mask. Returns a dict W1, b1, W2, b2, beta,
     a, X of numpy float64 arrays with the shapes above.

@@ -9,8 +9,7 @@ from (``_prev``) and the operation that combined them (``_op``). Starting from a
 - tabulates each node's value and gradient (:func:`node_table`), and each gradient as
   *local gradient times upstream gradient* along every edge (:func:`chain_table`);
 - draws the graph with matplotlib alone (:func:`draw_graph`): value boxes, operation
-  circles,
-  arrows, the inputs on the left and the loss on the right.
+  circles, arrows, the inputs on the left and the loss on the right.
 
 Names. The engine's tensors carry no names. Pass ``names``, a dict in either direction,
 ``{W: "W", b: "b"}`` or ``{"W": W, "b": b}`` (handy: ``names=dict(W=W, b=b)``); a tensor

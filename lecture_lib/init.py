@@ -8,21 +8,17 @@ first layer's ``W1: (P, K1)`` is ``f(P, K1, rng)``. Every function has the signa
 The variances, and why (with $n_\text{in}$ = fan-in, $n_\text{out}$ = fan-out):
 
 - ``standard_normal``: $\operatorname{Var} W_{jk} = 1$. Each layer multiplies the
-  activations'
-  variance by about $n_\text{in}$, so a deep network's signal explodes.
-- ``glorot_normal`` (Glorot and Bengio, 2010): $\operatorname{Var} W_{jk} =
-  2/(n_\text{in} + n_\text{out})$,
-  a compromise between keeping the forward variance ($1/n_\text{in}$) and the backward
-  variance ($1/n_\text{out}$) constant for tanh-like units.
+  activations' variance by about $n_\text{in}$, so a deep network's signal explodes.
+- ``glorot_normal`` (Glorot and Bengio, 2010):
+  $\operatorname{Var} W_{jk} = 2/(n_\text{in} + n_\text{out})$, a compromise between
+  keeping the forward variance ($1/n_\text{in}$) and the backward variance
+  ($1/n_\text{out}$) constant for tanh-like units.
 - ``glorot_uniform``: $U(-a, a)$ with $a = \sqrt{6/(n_\text{in} + n_\text{out})}$, the
-  same variance
-  $a^2/3 = 2/(n_\text{in} + n_\text{out})$.
+  same variance $a^2/3 = 2/(n_\text{in} + n_\text{out})$.
 - ``he_normal`` (He et al., 2015): $\operatorname{Var} W_{jk} = 2/n_\text{in}$; a ReLU
-  zeroes half
-  of its inputs, and the factor 2 makes up for it.
-- ``torch_default``: $U(-1/\sqrt{n_\text{in}}, 1/\sqrt{n_\text{in}})$, variance $1/(3
-  n_\text{in})$,
-  what ``torch.nn.Linear`` draws for its weights and its biases.
+  zeroes half of its inputs, and the factor 2 makes up for it.
+- ``torch_default``: $U(-1/\sqrt{n_\text{in}}, 1/\sqrt{n_\text{in}})$, variance
+  $1/(3 n_\text{in})$, what ``torch.nn.Linear`` draws for its weights and its biases.
 """
 import numpy as np
 

@@ -4,10 +4,9 @@ comparison.
 Tolerances, relative to the largest entry of the reference:
 
 - ``RTOL64 = 1e-7`` for float64. Two routes that do the same float64 arithmetic (the
-  engine
-  and torch, the hand-written chain and autograd) differ only by the order of their
-  sums, about 1e-15 relative; 1e-7 leaves room for that and for nothing else: a wrong
-  formula, a missing term or a transposed product is off by far more. It is also the
+  engine and torch, the hand-written chain and autograd) differ only by the order of
+  their sums, about 1e-15 relative; 1e-7 leaves room for that and for nothing else: a
+  wrong formula, a missing term or a transposed product is off by far more. It is also the
   course's own tolerance for a gradient check (``lecture_lib.gradcheck.DEFAULT_TOL``).
 - ``RTOL32 = 1e-4`` for float32: rounding is about 6e-8 per operation and grows with the
   length of the sums (a 784-term product, a few optimizer steps); 1e-4 still catches an

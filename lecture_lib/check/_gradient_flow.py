@@ -3,11 +3,10 @@ and initialization (chapter 8).
 
 - :func:`depth_to_exceed`: the smallest depth D at which ``factor ** D`` exceeds a
   threshold;
-- :func:`layer_grad_norms`: $\|\partial L/\partial W_d\|_F$ for every linear layer of an
-  engine MLP;
-- :func:`initializer`: a student's ``he_normal`` or ``glorot_uniform``, ``f(n_in, n_out,
-  rng)``
-  returning ``W: (n_in, n_out)``.
+- :func:`layer_grad_norms`: $\|\partial L/\partial W_d\|_F$ for every linear layer of
+  an engine MLP;
+- :func:`initializer`: a student's ``he_normal`` or ``glorot_uniform``,
+  ``f(n_in, n_out, rng)`` returning ``W: (n_in, n_out)``.
 """
 from __future__ import annotations
 
@@ -110,13 +109,15 @@ def layer_grad_norms(student_fn, seeds=(0, 1)):
             _check_second_call(student_fn, model, X, y, ref)
             continue
         raise CheckFailed(f"seed {seed}: expected norms {_fmt(ref)} (layer 1 first), "
-                          f"got {_fmt(got)}: {_norms_hint(got, ref, trace, X.shape[0])}")
+                          f"got {_fmt(got)}: "
+                          f"{_norms_hint(got, ref, trace, X.shape[0])}")
     ok(f"per-layer gradient norms match the reference on {len(seeds)} random networks "
        f"(e.g. {_fmt(ref)} for layers 1..{len(ref)})")
 
 
 def _norms_of(got, L):
-    """The student's answer as a float64 vector of L norms, or a CheckFailed saying why not."""
+    """The student's answer as a float64 vector of L norms, or a CheckFailed saying why
+    not."""
     try:
         got = np.asarray(got, dtype=np.float64).ravel()
     except (TypeError, ValueError):
