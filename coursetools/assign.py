@@ -104,7 +104,7 @@ def _nbgrader(cell):
 
 
 def grade_id(cell):
-    """The cell's nbgrader ``grade_id``, or None for a cell without nbgrader metadata."""
+    """The cell's nbgrader ``grade_id``; None for a cell without nbgrader metadata."""
     return _nbgrader(cell).get("grade_id")
 
 

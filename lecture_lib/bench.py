@@ -3,9 +3,9 @@ ways.
 
     python -m lecture_lib.bench [--steps 20] [--batch 10000] [--threads T]
 
-A step is forward, backward and an Adam update of the 784-128-10 softmax network (``X:
-(N, P) = (10000, 784)`` float32 rows of the real MNIST, ``W1: (P, K1)``, ``W2: (K1,
-C)``), by
+A step is forward, backward and an Adam update of the 784-128-10 softmax network
+(``X: (N, P) = (10000, 784)`` float32 rows of the real MNIST, ``W1: (P, K1)``,
+``W2: (K1, C)``), by
 
 (a) the autodiff engine (``lecture_lib.autodiff`` + ``nn`` + ``optim``); (b) numpy by
 hand: the lecture's backward pass written out, and the same Adam arithmetic; (c) torch

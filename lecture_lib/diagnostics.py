@@ -10,9 +10,9 @@ $$
 q_d = h_{d-1} W_d + b_d, \qquad h_d = g(q_d) \quad (d \le D), \qquad z = q_{D+1},
 $$
 
-with ``h0 = X: (N, P)``, ``W_d: (K_{d-1}, K_d)``, ``b_d: (K_d,)``, ``q_d, h_d: (N,
-K_d)`` and the logits ``z: (N, C)``. The loss is the mean softmax cross-entropy on
-integer labels ``y: (N,)``.
+with ``h0 = X: (N, P)``, ``W_d: (K_{d-1}, K_d)``, ``b_d: (K_d,)``,
+``q_d, h_d: (N, K_d)`` and the logits ``z: (N, C)``. The loss is the mean softmax
+cross-entropy on integer labels ``y: (N,)``.
 
 :func:`backprop` walks the lecture's chain in row form, from the loss down to layer 1,
 
@@ -139,12 +139,14 @@ class Trace:
     """Everything :func:`backprop` computed; lists are indexed by layer, first layer
     first.
 
-    q[d-1]: $q_d$ (N, K_d), d = 1..L (``q[-1]`` is the logits z (N, C)); h[d-1]: $h_d$
-    (N, K_d), d = 1..D (hidden layers only); dq[d-1]: $\\partial L/\\partial q_d$ (N,
-    K_d), d = 1..L; dh[d-1]: $\\partial L/\\partial h_d$ (N, K_d), d = 1..D; dW[d-1]:
-    $\\partial L/\\partial W_d$ (K_{d-1}, K_d); db[d-1]: $\\partial L/\\partial b_d$
-    (K_d,); loss: the mean cross-entropy; first_nonfinite: ``None``, or the first place
-    an inf/nan appeared, e.g. ``"q_37"`` (forward) or ``"dq_12"`` (backward).
+    q[d-1]: $q_d$ (N, K_d), d = 1..L (``q[-1]`` is the logits z (N, C));
+    h[d-1]: $h_d$ (N, K_d), d = 1..D (hidden layers only);
+    dq[d-1]: $\\partial L/\\partial q_d$ (N, K_d), d = 1..L;
+    dh[d-1]: $\\partial L/\\partial h_d$ (N, K_d), d = 1..D;
+    dW[d-1]: $\\partial L/\\partial W_d$ (K_{d-1}, K_d);
+    db[d-1]: $\\partial L/\\partial b_d$ (K_d,); loss: the mean cross-entropy;
+    first_nonfinite: ``None``, or the first place an inf/nan appeared, e.g. ``"q_37"``
+    (forward) or ``"dq_12"`` (backward).
     """
     q: list = field(default_factory=list)
     h: list = field(default_factory=list)
@@ -261,8 +263,8 @@ def weight_grad_norms(model, X, y, dtype=np.float64):
     r"""$\|\partial L/\partial W_d\|_F$ for $d = 1, \dots, L$ (first layer first): an
     array (L,).
 
-    The loss is the mean softmax cross-entropy of ``model`` on ``X: (N, P)``, ``y:
-    (N,)``; the biases' gradients are not included. Computed by :func:`backprop`
+    The loss is the mean softmax cross-entropy of ``model`` on ``X: (N, P)``,
+    ``y: (N,)``; the biases' gradients are not included. Computed by :func:`backprop`
     (float64 by default)."""
     trace = backprop(model, X, y, dtype=dtype)
     return np.array([np.linalg.norm(dW) for dW in trace.dW])

@@ -275,16 +275,16 @@ def _grads_torch(p, X, y):
 def twolayer_grads_numeric(params, X, y, h=1e-5, samples=None, rng=None):
     r"""Gradients of the mean loss by central differences (:func:`numerical_gradient`).
 
-    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (). X: (N,
-    P); y: (N,) in {0, 1}. Works on float64 copies: the caller's arrays are untouched
-    (and an array given in float32 is checked as its float64 value). h: the step. 1e-5
-    rather than :func:`numerical_gradient`'s general 1e-6: between two relu kinks z is
-    linear in any single coordinate, so $L$ is smooth along it and the truncation error
-    $h^2 L'''/6$ is below $10^{-12}$, while the rounding error $\epsilon_{64}|L|/h$
-    shrinks tenfold (measured on random networks: about $10^{-11}$ absolute at 1e-5
-    against $10^{-10}$ at 1e-6). samples: at most this many coordinates per parameter,
-    drawn with :func:`sample_indices` from ``rng`` (Generator, int seed or None); the
-    others are NaN. None: every coordinate.
+    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ().
+    X: (N, P); y: (N,) in {0, 1}. Works on float64 copies: the caller's arrays are
+    untouched (and an array given in float32 is checked as its float64 value). h: the
+    step. 1e-5 rather than :func:`numerical_gradient`'s general 1e-6: between two relu
+    kinks z is linear in any single coordinate, so $L$ is smooth along it and the
+    truncation error $h^2 L'''/6$ is below $10^{-12}$, while the rounding error
+    $\epsilon_{64}|L|/h$ shrinks tenfold (measured on random networks: about $10^{-11}$
+    absolute at 1e-5 against $10^{-10}$ at 1e-6). samples: at most this many coordinates
+    per parameter, drawn with :func:`sample_indices` from ``rng`` (Generator, int seed
+    or None); the others are NaN. None: every coordinate.
 
     Near a relu kink (a $q_1$ or $q_2$ entry that a step of h moves across 0) the
     difference quotient straddles the kink and disagrees with both one-sided
@@ -327,10 +327,10 @@ def kink_margin(params, X):
 def check_twolayer(params, X, y, numeric_samples=None, rng=None, h=1e-5):
     """The three-way gradient check of the two-layer network, as a table.
 
-    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (). X: (N,
-    P); y: (N,) in {0, 1}. All routes run in float64. numeric_samples, rng, h: passed to
-    :func:`twolayer_grads_numeric` as ``samples``, ``rng`` and ``h`` (for MNIST-sized
-    layers, check a few hundred sampled coordinates per parameter).
+    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ().
+    X: (N, P); y: (N,) in {0, 1}. All routes run in float64. numeric_samples, rng, h:
+    passed to :func:`twolayer_grads_numeric` as ``samples``, ``rng`` and ``h`` (for
+    MNIST-sized layers, check a few hundred sampled coordinates per parameter).
 
     Returns a pandas DataFrame with one row per parameter in the order a, beta, b2, W2,
     b1, W1, X (the chain from the loss down; index name "parameter") and the columns

@@ -16,8 +16,8 @@ Names. The engine's tensors carry no names. Pass ``names``, a dict in either dir
 given a ``.name`` attribute is also used. Unnamed nodes are labelled by their operation
 and shape, unnamed scalar constants (the ``1`` of ``1 - p``) by their value.
 
-Shapes follow the engine: a node's ``data`` and ``grad`` have the same shape, e.g. W (P,
-1).
+Shapes follow the engine: a node's ``data`` and ``grad`` have the same shape, e.g.
+W (P, 1).
 """
 from __future__ import annotations
 

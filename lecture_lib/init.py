@@ -38,8 +38,8 @@ def glorot_normal(n_in, n_out, rng=None):
 
 
 def glorot_uniform(n_in, n_out, rng=None):
-    r"""$W_{jk} \sim U(-a, a)$, $a = \sqrt{6/(n_\text{in} + n_\text{out})}$; ``W: (n_in,
-    n_out)``."""
+    r"""$W_{jk} \sim U(-a, a)$, $a = \sqrt{6/(n_\text{in} + n_\text{out})}$;
+    ``W: (n_in, n_out)``."""
     bound = np.sqrt(6.0 / (n_in + n_out))
     return np.random.default_rng(rng).uniform(-bound, bound, (n_in, n_out))
 

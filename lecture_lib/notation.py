@@ -22,7 +22,7 @@ def shape_str(shape):
 
 
 def lettered(name, shape):
-    """The shape of the array ``name`` in letters and in numbers, e.g. ``(P, K1) = (784,
-    128)``; ``()`` for the scalar ``a``."""
+    """The shape of the array ``name`` in letters and in numbers, e.g.
+    ``(P, K1) = (784, 128)``; ``()`` for the scalar ``a``."""
     letters = SHAPE_LETTERS[name]
     return f"{shape_str(letters)} = {shape_str(shape)}" if letters else "()"

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from .frameworks import run_for
 from .functional import log_softmax
 from .nn import softmax_network
-from .progress import _NotebookLine, progress_file  # noqa: F401 (train._NotebookLine)
+from .progress import progress_file
 
 __all__ = ["NonFiniteLossError", "History", "fit", "evaluate", "softmax_network"]
 

@@ -14,7 +14,7 @@ import torch
 from sklearn.metrics import log_loss
 
 from conftest import RTOL32, RTOL64
-from lecture_lib import nn, train
+from lecture_lib import nn, progress, train
 from lecture_lib.train import History, NonFiniteLossError, evaluate, fit
 
 N, P, C = 240, 12, 4
@@ -295,7 +295,7 @@ def test_in_jupyter_the_bar_is_one_display_updated_in_place():
             self.shown.append(data["text/plain"])
 
     handle = Handle()
-    line = train._NotebookLine(display=lambda data, raw, display_id: handle)
+    line = progress._NotebookLine(display=lambda data, raw, display_id: handle)
     from tqdm import tqdm
     for _ in tqdm(range(3), file=line, desc="demo", ncols=60, mininterval=0):
         pass

@@ -22,8 +22,8 @@ Checks
 - :func:`logreg_grads` ``fn(W, b, X, y) -> (dW, db)``: logistic regression (chapter 2);
   :func:`tanh_backward` ``fn(out, upstream) -> grad``: a tanh node;
   :func:`reused_node` ``fn(x, y) -> (dg_dx, dg_dy)`` for $g = (x + y)\,x$;
-- :func:`jacobian_memory` ``fn(K1, K2, bytes_per_number) -> (jacobian_bytes,
-  outer_bytes)``.
+- :func:`jacobian_memory`
+  ``fn(K1, K2, bytes_per_number) -> (jacobian_bytes, outer_bytes)``.
 """
 from __future__ import annotations
 
@@ -107,8 +107,8 @@ def _random_network(N, P, K1, K2, rng):
 def reference_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="relu"):
     r"""The gradients of the two-layer network, with switches for the typical mistakes.
 
-    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (); X (N,
-    P); y (N,). With the defaults (ReLU in both layers, mean loss) it equals
+    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ();
+    X (N, P); y (N,). With the defaults (ReLU in both layers, mean loss) it equals
     :func:`lecture_lib.twolayer.backward`. ``mask1=False`` / ``mask2=False`` leave out
     the ReLU mask (or the tanh derivative) of that layer; ``mean=False`` differentiates
     the SUM of the per-observation losses; ``layer2="tanh"`` uses $h_2 = \tanh(q_2)$,
@@ -178,11 +178,11 @@ def _error_table(got, ref, keys):
 def gradients(student_backward, layer2="relu", cases=CASES, rng=0):
     r"""Check ``student_backward(params, X, y) -> grads`` for the two-layer network.
 
-    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a (); X: (N,
-    P); y: (N,) in {0, 1}. ``grads`` must be a dict with the keys W1, b1, W2, b2, beta,
-    a (and optionally X), each of the shape of what it differentiates, for the MEAN
-    binary cross-entropy. ``layer2="tanh"``: the network has $h_2 = \tanh(q_2)$ instead
-    of the ReLU.
+    params: dict W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,), beta (K2,), a ();
+    X: (N, P); y: (N,) in {0, 1}. ``grads`` must be a dict with the keys W1, b1, W2, b2,
+    beta, a (and optionally X), each of the shape of what it differentiates, for the
+    MEAN binary cross-entropy. ``layer2="tanh"``: the network has $h_2 = \tanh(q_2)$
+    instead of the ReLU.
 
     Runs on fresh random networks of the shapes (N, P, K1, K2) in ``cases`` and compares
     with :func:`lecture_lib.twolayer.backward` (for tanh: :func:`reference_backward`) to
