@@ -1,7 +1,7 @@
 """House rules of the chapter notebooks (CONTRIBUTING.md), checked on the stored files.
 
 nbval proves that each notebook reproduces its stored outputs; these tests catch what nbval
-cannot: a cell nbval silently compares because its marker is misspelt, an ignored cell with
+cannot: a cell nbval silently compares because its tag is misspelt, an ignored cell with
 no assertion after it, a notebook stored without outputs or with an error in them, a chapter
 missing from the table of contents, code wider than the book's column, a chapter too long to
 read, a figure without number or caption, a glued number that nothing computes, and exercise
@@ -15,7 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
-MARKERS = {"NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION", "NBVAL_SKIP"}
+# nbval's per-cell options, as cell tags (nbval also reads "# NBVAL_..." comment lines, but a
+# comment is shown on the page and in the student edition: the books use tags only).
+NBVAL_TAGS = {"nbval-ignore-output", "nbval-check-output", "nbval-raises-exception",
+              "raises-exception", "nbval-skip"}
 
 
 def _code_cells(path):
@@ -24,9 +27,8 @@ def _code_cells(path):
 
 
 def _markers(cell):
-    # nbval's own rule: a comment line whose text, stripped of '#' and spaces, is a marker.
-    return {line.strip().lstrip("#").strip() for line in cell.source.splitlines()
-            if line.strip().startswith("#")} & MARKERS
+    """nbval's options of a cell: the nbval tags it carries."""
+    return set(cell.metadata.get("tags", [])) & NBVAL_TAGS
 
 
 def test_every_toc_chapter_is_a_notebook_here():
@@ -37,13 +39,16 @@ def test_every_toc_chapter_is_a_notebook_here():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_nbval_markers_are_spelt_exactly(path):
-    # "# NBVAL_IGNORE_OUTPUT (reason)" is NOT a marker for nbval: the cell would be compared
-    # and fail on another machine. The reason belongs on its own comment line.
+def test_nbval_options_are_tags_spelt_exactly(path):
+    # A "# NBVAL_..." comment would show on the page; a misspelt tag ("nbval-ignore") is
+    # silently no option at all, so the cell would be compared and fail on another machine.
     for i, cell in enumerate(_code_cells(path)):
-        for line in cell.source.splitlines():
-            if "NBVAL_" in line and line.strip().startswith("#"):
-                assert line.strip().lstrip("#").strip() in MARKERS, f"{path.name} code cell {i}: {line!r}"
+        comments = [line for line in cell.source.splitlines()
+                    if line.strip().startswith("#") and "NBVAL_" in line]
+        assert not comments, f"{path.name} code cell {i}: {comments[0]!r} (use a cell tag)"
+        odd = [t for t in cell.metadata.get("tags", [])
+               if "nbval" in t and t not in NBVAL_TAGS]
+        assert not odd, f"{path.name} code cell {i}: unknown nbval tag {odd[0]!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -61,7 +66,7 @@ def test_ignored_cells_are_asserted_in_their_section(path):
     sections.append(current)
     asserts = re.compile(r"\bassert\b|check\.")
     for cells in sections:
-        ignored = [c for c in cells if "NBVAL_IGNORE_OUTPUT" in _markers(c)]
+        ignored = [c for c in cells if "nbval-ignore-output" in _markers(c)]
         if ignored:
             assert any(asserts.search(c.source) for c in cells), (
                 f"{path.name}: a section ignores the output of\n{ignored[0].source[:300]}\n"
@@ -74,7 +79,7 @@ def test_stored_with_outputs_and_without_errors(path):
     for i, cell in enumerate(_code_cells(path)):
         if cell.source.strip():
             assert cell.execution_count is not None, f"{path.name} code cell {i} has no stored output"
-        if "NBVAL_RAISES_EXCEPTION" not in _markers(cell):
+        if not _markers(cell) & {"nbval-raises-exception", "raises-exception"}:
             errors = [o for o in cell.outputs if o.output_type == "error"]
             assert not errors, f"{path.name} code cell {i} stores an error: {errors[0].ename}"
 
