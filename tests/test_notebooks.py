@@ -92,18 +92,27 @@ def test_in_table_of_contents(path):
 
 
 # --------------------------------------------------------------------------- layout
-MAX_CODE_LINE = 88      # the rendered book's code column shows about 88 characters
-MAX_CELLS = 62          # "at most 60 cells a chapter", with a little slack
+# The column at 1280 px shows 80 characters of code with the book's CSS (_static/book.css;
+# tests/test_browser.py measures that nothing is wider than its box). The lecture's own code,
+# quoted as written, keeps its lines and carries the tag `lecture-code` (wrapped by CSS).
+MAX_CODE_LINE = 80
+MAX_CELLS = 62          # "at most 60 cells a chapter" shown on the page, with a little slack
+REMOVED = {"remove-cell", "remove_cell"}
 
 
 def _chapter(path):
     return "ch" + path.name[:2]
 
 
+def _tags(cell):
+    return set(cell.metadata.get("tags", []))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_code_fits_the_books_column(path):
     # A longer line disappears behind a horizontal scroll bar on the page.
     long = [(i, line) for i, cell in enumerate(_code_cells(path))
+            if "lecture-code" not in _tags(cell)
             for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE]
     assert not long, (f"{path.name}: {len(long)} code lines longer than {MAX_CODE_LINE} "
                       f"characters, e.g. code cell {long[0][0]}: {long[0][1]!r}" if long else "")
@@ -111,9 +120,85 @@ def test_code_fits_the_books_column(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_length(path):
-    # A chapter of 80 cells is two chapters: split it where its story splits.
-    n = len(nbformat.read(path, as_version=4).cells)
-    assert n <= MAX_CELLS, f"{path.name} has {n} cells (at most {MAX_CELLS})"
+    # A chapter of 80 cells on the page is two chapters: split it where its story splits.
+    # Cells removed from the page (tag remove-cell: glue, hidden tests) do not count.
+    cells = nbformat.read(path, as_version=4).cells
+    n = sum(1 for c in cells if not _tags(c) & REMOVED)
+    assert n <= MAX_CELLS, f"{path.name} shows {n} cells (at most {MAX_CELLS})"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glue_calls_are_not_on_the_page(path):
+    # A glue(...) call is the book's machinery, not what the chapter teaches: it sits in a
+    # cell of its own, removed from the page (its values are still computed and compared
+    # by nbval).
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and re.search(r"^\s*glue\(", cell.source, re.M):
+            assert _tags(cell) & (REMOVED | {"remove-input"}), (
+                f"{path.name} cell {i} calls glue() on the page: move the glue calls into "
+                f"a cell tagged remove-cell")
+
+
+# A word of prose: a run of letters (an apostrophe or hyphen may join two), outside math
+# ($...$, $$...$$) and code spans; what a student reads.
+WORD = re.compile(r"[A-Za-z]+(?:['\u2019-][A-Za-z]+)*")
+NOT_PROSE = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$|`[^`\n]*`|\{[\w:-]+\}", re.S)
+DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}")
+CORE_PATH_WORDS = 15_000
+
+
+def _core_lines(source):
+    """The lines of a markdown cell outside exercises, solutions and folded asides."""
+    lines, kept, i = source.split("\n"), [], 0
+    while i < len(lines):
+        m = DIRECTIVE.match(lines[i].strip())
+        if not m:
+            kept.append(lines[i])
+            i += 1
+            continue
+        fence, name, j = m.group(1), m.group(2), i + 1
+        options = []
+        while j < len(lines) and lines[j].strip().startswith(":"):
+            options.append(lines[j])
+            j += 1
+        end = j
+        while end < len(lines) and lines[end].strip() != fence:
+            end += 1
+        folded = name in {"exercise", "solution", "solution-start"} or any(
+            "dropdown" in o for o in options)
+        if not folded:
+            kept.extend(_core_lines("\n".join(lines[j:end])))
+        i = end + 1
+    return kept
+
+
+def core_path_words(path):
+    """Words of prose a student reads in a chapter: markdown outside exercises, solutions
+    (between solution-start and solution-end) and folded (``:class: dropdown``) asides."""
+    words, in_solution = 0, False
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        if "{solution-start}" in cell.source:
+            in_solution = True
+        if in_solution:
+            in_solution = "{solution-end}" not in cell.source
+            continue
+        text = NOT_PROSE.sub(" ", "\n".join(_core_lines(cell.source)))
+        words += len(WORD.findall(text))
+    return words
+
+
+def test_core_path_is_a_read_a_student_finishes():
+    # The chapters' core path (what a student reads outside exercises, solutions and
+    # folded asides) at most CORE_PATH_WORDS words; detours go into folded asides.
+    counts = {p.stem: core_path_words(p) for p in NOTEBOOKS}
+    total = sum(counts.values())
+    print("\ncore path, words per chapter: " + ", ".join(
+        f"{name[:2]} {n}" for name, n in counts.items()) + f"; total {total}")
+    assert total <= CORE_PATH_WORDS, (
+        f"the core path has {total} words (at most {CORE_PATH_WORDS}): {counts}")
 
 
 # --------------------------------------------------------------------------- figures
@@ -143,6 +228,62 @@ def test_figures_are_numbered_captioned_and_referred_to(path):
             f"{where}: figure without metadata mystnb.figure.name 'fig-{_chapter(path)}-...'")
         assert len(caption.split()) >= 5, f"{where}: {name} needs a caption saying what to notice"
         assert name in referred, f"{where}: no {{numref}}`{name}` in the chapter's prose"
+
+
+FIGURE_SOURCES = sorted((ROOT / "lecture_lib").rglob("*.py"))
+SMALL_NAMED = re.compile(r"""(?:fontsize|size|labelsize)\s*=\s*["'](?:x{0,2}-?small)["']""")
+SIZE_ARG = re.compile(r"\b(?:fontsize|labelsize|title_fontsize|size)\s*=\s*(\d+(?:\.\d*)?)\b")
+FIGSIZE = re.compile(r"figsize\s*=\s*\(([^,]+),")
+
+
+def _figure_code():
+    """(where, code) of every chapter code cell and lecture_lib module."""
+    for path in NOTEBOOKS:
+        for i, cell in enumerate(_code_cells(path)):
+            yield f"{path.name} code cell {i}", cell.source
+    for path in FIGURE_SOURCES:
+        yield str(path.relative_to(ROOT)), path.read_text()
+
+
+def test_figure_code_draws_for_the_column():
+    # Text below 9 pt, or a figure wider than the column (6.5 in), is shrunk below what a
+    # reader can read on the page (lecture_lib.plotting.use_book_style sets the sizes).
+    problems = []
+    for where, code in _figure_code():
+        for line in code.splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            small = [float(v) for v in SIZE_ARG.findall(line)
+                     if "rng" not in line and "choice" not in line and float(v) < 9]
+            if small or SMALL_NAMED.search(line):
+                problems.append(f"{where}: text below 9 pt: {line.strip()}")
+            for width in FIGSIZE.findall(line):
+                width = width.strip()
+                try:
+                    too_wide = float(width) > 6.5
+                except ValueError:
+                    too_wide = "COLUMN_IN" not in width
+                if too_wide:
+                    problems.append(f"{where}: figure wider than 6.5 in (or not a literal "
+                                    f"width): {line.strip()}")
+    assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} in all)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_have_an_alt_text_that_says_what_they_show(path):
+    # A screen reader reads the alt text (WCAG 1.1.1); without it the page gives the
+    # image's file name. The caption says what to notice; the alt text what is drawn.
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not _images(cell):
+            continue
+        meta = cell.metadata.get("mystnb", {})
+        alt = meta.get("image", {}).get("alt", "")
+        caption = meta.get("figure", {}).get("caption", "")
+        where = f"{path.name} cell {i}"
+        assert len(alt.split()) >= 8, f"{where}: mystnb.image.alt must describe the figure"
+        assert alt.strip() != caption.strip(), f"{where}: the alt text repeats the caption"
+        assert not re.search(r"\.(png|svg)\b|_images/", alt), f"{where}: alt is a path"
 
 
 def test_figure_names_are_unique_in_the_book():

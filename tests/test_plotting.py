@@ -50,3 +50,36 @@ def test_accepts_28_by_28_images_and_refuses_other_widths(test_set):
         plotting.show_digits(X[:, :700], y)
     with pytest.raises(ValueError, match="rows but y has"):
         plotting.show_digits(X, y[:-1])
+
+
+def test_book_style_reads_in_the_column():
+    # After use_book_style every text is at least TEXT_PT and figures are the column's
+    # width: a smaller default would be shrunk below legibility on the page.
+    import matplotlib.pyplot as plt
+    from matplotlib import rcParams
+    with matplotlib.rc_context():
+        plotting.use_book_style()
+        assert rcParams["figure.figsize"][0] == plotting.COLUMN_IN <= 6.5
+        for key in ("font.size", "axes.labelsize", "axes.titlesize"):
+            assert rcParams[key] >= plotting.LABEL_PT >= 10
+        for key in ("xtick.labelsize", "ytick.labelsize", "legend.fontsize"):
+            assert rcParams[key] >= plotting.TEXT_PT >= 9
+        fig, axes = plotting.column_figure(2, 1)
+        assert fig.get_size_inches()[0] == plotting.COLUMN_IN and len(axes) == 2
+        plt.close(fig)
+
+
+def test_series_differ_by_line_style_as_well_as_colour():
+    # Colour alone must not tell curves apart (colour-blind readers, grey print).
+    with matplotlib.rc_context():
+        plotting.use_book_style()
+        cycle = list(matplotlib.rcParams["axes.prop_cycle"])
+        styles = [c["linestyle"] for c in cycle]
+        colours = [c["color"] for c in cycle]
+        assert len(set(map(str, styles))) == len(styles) == len(set(colours)) >= 6
+
+
+def test_digit_grid_fits_the_column(test_set):
+    X, y = test_set
+    fig = plotting.show_digits(X, y, per_class=10)
+    assert fig.get_size_inches()[0] <= plotting.COLUMN_IN
