@@ -338,7 +338,8 @@ def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=6
                           range=None,
                           log_abs=False, density=True, cmap="viridis"):
     """Histograms of several layers' values on one axis, one outline per layer (the
-    style of Glorot and Bengio's figures), coloured from the first layer to the last.
+    style of Glorot and Bengio's figures), shaded from the first layer to the last, with
+    line styles that alternate so neighbouring layers differ by more than a shade.
 
     values: a list of arrays, one per layer (any shape; flattened), e.g. ``trace.h``.
     labels: legend entries (default ``"layer 1"``, ...). log_abs: histogram
@@ -347,7 +348,7 @@ def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=6
     0.1% and 99.9% quantiles). Returns the Axes.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4))
+        _, ax = plt.subplots(figsize=(6.5, 3.6))
     data = []
     for v in values:
         v = np.asarray(v, dtype=np.float64).ravel()
@@ -360,13 +361,13 @@ def plot_layer_histograms(values, *, title, xlabel, ax=None, labels=None, bins=6
         range = tuple(np.quantile(allv, [0.001, 0.999]))
     colors = plt.get_cmap(cmap)(np.linspace(0, 0.9, len(data)))
     labels = labels or [f"layer {d}" for d in np.arange(1, len(data) + 1)]
-    for v, c, lab in zip(data, colors, labels):
+    styles = ["-", "--", "-.", ":"]            # neighbours differ by more than a shade
+    for i, (v, c, lab) in enumerate(zip(data, colors, labels)):
         ax.hist(v, bins=bins, range=range, density=density, histtype="step", color=c,
-                label=lab,
-                linewidth=1.3)
+                label=lab, linewidth=1.5, linestyle=styles[i % len(styles)])
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density" if density else "count")
-    ax.legend(fontsize=8)
+    ax.legend()
     ax.grid(alpha=0.3)
     return ax
