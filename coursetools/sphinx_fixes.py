@@ -1,12 +1,33 @@
-"""A Sphinx extension for the book's build (listed in ``_config.yml``): one fix.
+"""A Sphinx extension for the book's build (listed in ``_config.yml``): fixes of what
+the theme and Sphinx write.
 
-Sphinx 7.4 with sphinx-thebe (which Jupyter Book 1 always loads) writes sphinx-thebe's
-inline configuration script, ``const THEBE_JS_URL = ...``, twice into every page, so
-every page logs "Identifier 'THEBE_JS_URL' has already been declared" in the browser's
-console. This extension drops repeated scripts from each page's context, keeping the
-first of each (same file, same attributes, same inline body) and the order of the rest.
+- Sphinx 7.4 with sphinx-thebe (which Jupyter Book 1 always loads) writes sphinx-thebe's
+  inline configuration script, ``const THEBE_JS_URL = ...``, twice into every page, so
+  every page logs "Identifier 'THEBE_JS_URL' has already been declared" in the browser's
+  console. Repeated scripts are dropped from each page's context, keeping the first of
+  each (same file, same attributes, same inline body) and the order of the rest.
+- Accessibility (WCAG 2.1 AA, found by axe-core, ``tests/test_browser.py``), fixed in the
+  written pages (:data:`HTML_FIXES`): pydata-sphinx-theme's search field shows "Search
+  Ctrl+K" but is labelled "Search" (2.5.3, label in name: its text names it); the colour
+  mode button, labelled "Color mode", holds icons titled "Light", "Dark", "System
+  Settings" (the label names it; the icons are hidden from assistive technology); Sphinx's
+  citation list is a ``role="list"`` whose children are not list items, with the
+  deprecated ``doc-biblioentry`` role (4.1.2).
 """
 from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# (pattern, replacement) applied to every HTML page written.
+HTML_FIXES = [
+    (re.compile(r'(<button class="btn search-button-field [^"]*"[^>]*?) aria-label="Search"'),
+     r"\1"),
+    (re.compile(r'(<i class="theme-switch [^"]*" data-mode="\w+")\s+title="[^"]*">'),
+     r'\1 aria-hidden="true">'),
+    (re.compile(r'<div role="list" class="citation-list">'), '<div class="citation-list">'),
+    (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'), r"\1"),
+]
 
 
 def _key(js):
@@ -34,7 +55,25 @@ def _dedupe(app, pagename, templatename, context, doctree):
         context["script_files"] = unique_scripts(context["script_files"])
 
 
+def fix_html(text):
+    """``text`` (an HTML page) with :data:`HTML_FIXES` applied."""
+    for pattern, replacement in HTML_FIXES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _fix_pages(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        fixed = fix_html(text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
+
+
 def setup(app):
     # priority 900: after every other extension has added its scripts
     app.connect("html-page-context", _dedupe, priority=900)
+    app.connect("build-finished", _fix_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -17,7 +17,8 @@ CONTRIBUTING.md, "Exercises"):
   would show the answer.
 
 The sources are copied into ``DIR/src`` (``_config.yml`` with "(student edition)" added
-to the title, ``_toc.yml``, the root pages, ``references.bib``, the student chapters,
+to the title, ``_toc.yml``, ``_static/``, the root pages, ``references.bib``, the student
+chapters,
 and a link to ``lecture_lib``, whose files chapter 5 includes) and built there with
 jupyter-book; nothing under ``chapters/`` is written. The download buttons of the
 edition give its chapter notebooks, that is the student notebooks with the teaching
@@ -47,6 +48,7 @@ __all__ = ["REPO", "DEFAULT_OUT", "StudentBookError", "student_book_notebook",
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "_build" / "student"
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
+BOOK_DIRS = ("_static",)                      # the book's CSS and script
 NOT_PAGES = {"README.md", "CONTRIBUTING.md"}
 LIBRARY_LINKS = ("lecture_lib",)              # literalinclude'd by the chapters
 TITLE_SUFFIX = " (student edition)"
@@ -108,6 +110,9 @@ def write_sources(src, repo=REPO):
     (src / "_config.yml").write_text(
         "# Written by python -m coursetools.student_book from the book's _config.yml.\n"
         + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    for name in BOOK_DIRS:
+        if (repo / name).is_dir():
+            shutil.copytree(repo / name, src / name)
     for page in _pages(repo):
         shutil.copy2(page, src / page.name)
     for name in LIBRARY_LINKS:

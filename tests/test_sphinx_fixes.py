@@ -19,3 +19,32 @@ def test_different_bodies_or_attributes_are_kept():
     scripts = [_JavaScript(None, body="var a = 1"), _JavaScript(None, body="var b = 2"),
                _JavaScript("c.js"), _JavaScript("c.js", **{"async": "async"})]
     assert unique_scripts(scripts) == scripts
+
+
+def test_search_field_is_named_by_its_text_and_icon_button_keeps_its_label():
+    # WCAG 2.5.3: the field shows "Search Ctrl+K", so a label "Search" that hides the
+    # text fails; the icon-only button has no text and needs its label.
+    from coursetools.sphinx_fixes import fix_html
+    field = ('<button class="btn search-button-field search-button__button pst-js-only" '
+             'title="Search" aria-label="Search" data-bs-toggle="tooltip">')
+    icon = ('<button class="btn btn-sm pst-navbar-icon search-button search-button__button" '
+            'title="Search" aria-label="Search">')
+    assert "aria-label" not in fix_html(field) and 'title="Search"' in fix_html(field)
+    assert fix_html(icon) == icon
+
+
+def test_citation_list_loses_the_roles_its_children_break():
+    from coursetools.sphinx_fixes import fix_html
+    page = ('<div role="list" class="citation-list">\n<div class="citation" id="id3" '
+            'role="doc-biblioentry">\n<span class="label">[GB10]</span>')
+    fixed = fix_html(page)
+    assert 'role="list"' not in fixed and "doc-biblioentry" not in fixed
+    assert '<div class="citation" id="id3">' in fixed
+
+
+def test_colour_mode_icons_do_not_contradict_the_buttons_label():
+    from coursetools.sphinx_fixes import fix_html
+    icon = ('<i class="theme-switch fa-solid fa-sun                fa-lg" data-mode="light" '
+            'title="Light"></i>')
+    assert fix_html(icon) == ('<i class="theme-switch fa-solid fa-sun                fa-lg" '
+                              'data-mode="light" aria-hidden="true"></i>')
