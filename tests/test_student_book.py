@@ -122,7 +122,10 @@ def test_build_of_a_synthetic_book(tmp_path):
     written = sorted(p.name for p in (repo / "chapters").iterdir())
     assert written == ["99_synthetic.ipynb"]
     page = (html_dir / "chapters" / "99_synthetic.html").read_text()
-    assert "teaching output 6" in page and "YOUR ANSWER HERE" in page
+    assert "teaching output 6" in page
+    # The written answer's placeholder is a box saying where the answer goes (the
+    # notebook keeps nbgrader's "YOUR ANSWER HERE").
+    assert 'class="answer-placeholder' in page and "YOUR ANSWER HERE" not in page
     assert "student edition" in page
     for secret in ("np.asarray(x) * SCALE", "model_answer_marker", "prose_marker_scale",
                    "hidden_scale_shape"):
