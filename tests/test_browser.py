@@ -1,8 +1,9 @@
 """The built book in a real browser, offline: what a reader who opens the HTML sees.
 
-A module fixture builds the book from the sources with `jupyter-book build -n -W
---keep-going` into a temporary folder (never a build someone ran by hand), and headless
-Debian Chromium, driven by Selenium through Debian's chromedriver, opens every page as a
+Both editions are built from the sources with `jupyter-book build -n -W --keep-going`
+into a folder of this test run (tests/books.py: once per run, shared with the other tests
+that open them; never a build someone ran by hand), and headless Debian Chromium, driven
+by Selenium through Debian's chromedriver, opens every page at 1280 x 1000 px as a
 file:// URL (as a reader opens `_build/html/index.html`) with every host name mapped to
 nothing, so a script, font or image fetched from the network fails to load. Per page:
 
@@ -14,7 +15,13 @@ nothing, so a script, font or image fetched from the network fails to load. Per 
 - no SEVERE message in the browser console (a JavaScript error, a resource that failed);
 - every `<img>` loaded (natural width > 0);
 - every link into the book names a file that exists and, with `#anchor`, an id on it;
-- every dropdown (the exercises' solutions) is closed and opens on a click.
+- every dropdown (the exercises' solutions) is closed and opens on a click;
+- then, with every dropdown open: no code cell, output, table or display equation is wider
+  than its box (nothing hides behind a horizontal scroll bar at 1280 px); every figure is
+  drawn at 1.1 screen pixels per point or more (displayed width / natural width x the
+  PNG's dpi / 72), so its 9 pt text shows at 10 px or more, and has an alt text that says
+  what it shows (not its file name, not empty); axe-core (tests/vendor/axe-core) finds no
+  violation of WCAG 2.0 / 2.1, levels A and AA.
 
 Run alone with `pytest -p no:nbval -o addopts="" -s tests/test_browser.py` to see the
 figures (pages, formulas, links, dropdowns, seconds). Without Chromium the test skips
@@ -26,8 +33,7 @@ import importlib.util
 import os
 import re
 import shutil
-import subprocess
-import sys
+import struct
 import tempfile
 import time
 import urllib.parse
@@ -35,10 +41,11 @@ from pathlib import Path
 
 import pytest
 
+import books
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ("install Debian's chromium and chromium-driver: "
            "apt-get install chromium chromium-driver")
-BUILD_TIMEOUT_S = 300      # the book builds in about 10 s
 PAGE_TIMEOUT_S = 30        # page load, MathJax typesetting, fonts, one dropdown
 TOTAL_TIMEOUT_S = 300      # all pages of one book
 CHROMIUM_FLAGS = [
@@ -70,47 +77,10 @@ def _fail_or_skip(message):
 
 
 # ------------------------------------------------------------------------------------
-# The books. Each builder returns the folder holding index.html, for any edition.
+# The books: built once per run, shared with the other tests that open them (books.py).
 
-def _run_build(cmd, cwd, log):
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                              timeout=BUILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{' '.join(cmd)} ran past {BUILD_TIMEOUT_S} s")
-    log.write_text(proc.stdout + proc.stderr)
-    # -n -W --keep-going: any warning (a broken reference, a missing glue) fails it.
-    if proc.returncode != 0:
-        output = proc.stdout + proc.stderr
-        warnings = [line for line in output.splitlines()
-                    if "WARNING" in line or "ERROR" in line or "Error" in line]
-        pytest.fail(f"{' '.join(cmd)} failed (exit {proc.returncode}; log {log}):\n"
-                    + "\n".join(warnings[:30] or output.splitlines()[-30:]))
-
-
-def build_book(out):
-    """The book, from the sources, with Sphinx's -n -W --keep-going, into `out`."""
-    # The jupyter-book of this Python, else the one on PATH.
-    here = Path(sys.executable).with_name("jupyter-book")
-    command = str(here) if here.is_file() else shutil.which("jupyter-book")
-    assert command, "no jupyter-book command: pip install -r requirements.txt"
-    _run_build([command, "build", "-n", "-W", "--keep-going",
-                "--path-output", str(out), str(ROOT)], ROOT, out / "build.log")
-    return out / "_build" / "html"
-
-
-def build_student_book(out):
-    """The student edition, by its own command (-n -W --keep-going too), into `out`."""
-    if importlib.util.find_spec("coursetools.student_book") is None:
-        pytest.skip("python -m coursetools.student_book does not exist yet: "
-                    "no student edition of the book to open")
-    _run_build([sys.executable, "-m", "coursetools.student_book", "--out",
-                str(out / "student")], ROOT, out / "build.log")
-    return out / "student" / "html"
-
-
-# name: (builder, whether every chapter page must carry solution dropdowns)
-BOOKS = {"book": (build_book, True), "student": (build_student_book, False)}
+# name: whether every chapter page must carry solution dropdowns
+BOOKS = {"book": True, "student": False}
 
 
 @pytest.fixture(scope="module", params=sorted(BOOKS))
@@ -119,10 +89,12 @@ def built_book(request, tmp_path_factory):
     missing = _missing_browser()
     if missing:
         _fail_or_skip(f"the browser test needs {missing}; {INSTALL}")
-    builder, solutions = BOOKS[request.param]
-    html_dir = builder(tmp_path_factory.mktemp(request.param))
+    try:
+        html_dir = books.built(tmp_path_factory, request.param)
+    except books.BuildFailed as err:
+        pytest.fail(str(err))
     assert (html_dir / "index.html").is_file(), f"no index.html in {html_dir}"
-    return request.param, html_dir, solutions
+    return request.param, html_dir, BOOKS[request.param]
 
 
 @pytest.fixture(scope="module")
@@ -230,6 +202,83 @@ return Array.from(el.children).some(c =>
 """
 
 
+# What is wider than its box, and every figure's size and alt text (after MathJax ran).
+LAYOUT = """
+const done = arguments[arguments.length - 1];
+const shown = el => el.offsetParent !== null && el.getClientRects().length > 0;
+const text = el => (el.innerText || el.textContent || '').trim().split('\\n')[0].slice(0, 70);
+const scrolls = (el, box) => el.scrollWidth > (box || el).clientWidth + 1;
+const out = {code: [], outputs: [], tables: [], equations: [], images: []};
+const ready = window.MathJax && MathJax.startup ? MathJax.startup.promise : Promise.resolve();
+ready.then(() => {
+  document.querySelectorAll('article pre').forEach(el => {
+    if (!shown(el) || !scrolls(el)) return;
+    (el.closest('.cell_output') ? out.outputs : out.code).push(text(el));
+  });
+  document.querySelectorAll('article div.cell_output .output').forEach(el => {
+    if (shown(el) && !el.querySelector('pre') && scrolls(el)) out.outputs.push(text(el));
+  });
+  document.querySelectorAll('article table').forEach(t => {
+    if (!shown(t)) return;
+    const box = t.parentElement;
+    if (t.getBoundingClientRect().width > box.clientWidth + 1 || scrolls(box))
+      out.tables.push(text(t));
+  });
+  document.querySelectorAll('article div.math').forEach(el => {
+    const c = el.querySelector('mjx-container');
+    if (!shown(el) || !c) return;
+    const m = c.querySelector('mjx-math') || c;
+    if (m.getBoundingClientRect().width > el.clientWidth + 1 || scrolls(c))
+      out.equations.push((c.getAttribute('aria-label') || text(el)).slice(0, 70));
+  });
+  document.querySelectorAll('article img').forEach(img => {
+    if (!shown(img)) return;
+    out.images.push({src: img.currentSrc || img.src, alt: img.getAttribute('alt'),
+                     shown: img.getBoundingClientRect().width, natural: img.naturalWidth});
+  });
+  done(out);
+});
+"""
+AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a',
+                                                   'wcag21aa']}})
+  .then(r => done(r.violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.length,
+                                          example: v.nodes[0].target.join(' ')}))),
+        err => done([{id: 'axe-error', help: String(err), nodes: 1, example: ''}]));
+"""
+MIN_PX_PER_PT = 1.1        # 9 pt text at 10 px: the smallest a reader can read
+PATHLIKE = re.compile(r"\.(png|svg|jpe?g)\b|_images/|^\.\./")
+
+
+def png_dpi(path):
+    """The resolution stored in a PNG's pHYs chunk (dots per inch), or None."""
+    data = Path(path).read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    i = 8
+    while i + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[i:i + 8])
+        if kind == b"pHYs":
+            x, _, unit = struct.unpack(">IIB", data[i + 8:i + 17])
+            return x * 0.0254 if unit == 1 else None
+        if kind == b"IDAT":
+            return None                         # pHYs comes before the image data
+        i += 12 + length
+    return None
+
+
+def _figure_scale(image):
+    """(file name, screen px per point) of an image on the page: displayed width /
+    natural width x dpi / 72 (PNG: its pHYs dpi; SVG: CSS's 96 px per inch)."""
+    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(image["src"]).path))
+    dpi = 96.0 if path.suffix == ".svg" else (png_dpi(path) if path.is_file() else None)
+    if not dpi or not image["natural"]:
+        return path.name, None
+    return path.name, image["shown"] / image["natural"] * dpi / 72
+
+
 class _Ids(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
@@ -255,7 +304,9 @@ def _check_page(driver, page, html_dir, root_url, solutions_expected):
 
     rel = page.relative_to(html_dir).as_posix()
     problems, figures = [], {"links": 0, "dropdowns": 0, "formulas": 0, "images": 0,
-                             "r_macro": 0, "eqnos": 0}
+                             "r_macro": 0, "eqnos": 0, "small_figures": 0, "bad_alt": 0,
+                             "code": 0, "outputs": 0, "tables": 0, "equations": 0,
+                             "axe_nodes": 0}
     driver.get_log("browser")                     # drop what an earlier page left
     redirect = REFRESH.search(page.read_text(encoding="utf-8", errors="replace"))
     if redirect:
@@ -359,13 +410,40 @@ def _check_page(driver, page, html_dir, root_url, solutions_expected):
                 break
             time.sleep(0.05)
 
-    # 5. Raw TeX in the text (dropdowns now open). Wrong: MathJax skipped some math.
+    # 5. Layout and figures, with every dropdown open. Wrong: content cut off at the right
+    #    edge, a figure shrunk below legibility, an image without a real alt text.
+    layout = driver.execute_async_script(LAYOUT)
+    for kind in ("code", "outputs", "tables", "equations"):
+        figures[kind] = len(layout[kind])
+        if layout[kind]:
+            problems.append(f"{len(layout[kind])} {kind} wider than their box at "
+                            f"1280 px, e.g. {layout[kind][0]!r}")
+    for im in layout["images"]:
+        name, ratio, alt = _figure_scale(im), None, (im["alt"] or "").strip()
+        ratio = name[1]
+        if ratio is None or ratio < MIN_PX_PER_PT:
+            figures["small_figures"] += 1
+            problems.append(f"figure {name[0]} drawn at {ratio and round(ratio, 2)} px/pt "
+                            f"(at least {MIN_PX_PER_PT})")
+        if not alt or PATHLIKE.search(alt) or len(alt.split()) < 4:
+            figures["bad_alt"] += 1
+            problems.append(f"figure {name[0]} has no real alt text: {alt[:60]!r}")
+
+    # 6. Accessibility: axe-core's WCAG 2.0/2.1 A and AA rules, dropdowns open.
+    driver.execute_script(AXE_SOURCE)
+    violations = driver.execute_async_script(AXE_RUN)
+    figures["axe_nodes"] = sum(v["nodes"] for v in violations)
+    for v in violations:
+        problems.append(f"axe {v['id']} ({v['nodes']} nodes): {v['help']}; e.g. "
+                        f"{v['example']}")
+
+    # 7. Raw TeX in the text (dropdowns now open). Wrong: MathJax skipped some math.
     leftovers = sorted({m.group() for m in RAW_TEX.finditer(driver.execute_script(
         PROSE_TEXT))})
     if leftovers:
         problems.append(f"raw TeX left in the text: {leftovers}")
 
-    # 6. The console. Wrong: a JavaScript error, a script, style or font that failed.
+    # 8. The console. Wrong: a JavaScript error, a script, style or font that failed.
     for entry in driver.get_log("browser"):
         if entry["level"] != "SEVERE":
             continue
@@ -405,8 +483,13 @@ def test_every_page_renders_offline(built_book, browser):
     seconds = time.monotonic() - start
     print(f"\nbrowser test, {name}: {len(pages)} pages, {totals['formulas']} formulas "
           f"({totals['r_macro']} with \\R, {totals['eqnos']} equation numbers), "
-          f"{totals['images']} images, {totals['links']} internal links, "
-          f"{totals['dropdowns']} dropdowns opened, {len(failures)} pages failing, {seconds:.1f} s")
+          f"{totals['images']} images ({totals['small_figures']} below {MIN_PX_PER_PT} "
+          f"px/pt, {totals['bad_alt']} without a real alt text), {totals['links']} "
+          f"internal links, {totals['dropdowns']} dropdowns opened; wider than their box "
+          f"at 1280 px: {totals['code']} code cells, {totals['outputs']} outputs, "
+          f"{totals['tables']} tables, {totals['equations']} equations; axe-core: "
+          f"{totals['axe_nodes']} violating nodes; {len(failures)} pages failing, "
+          f"{seconds:.1f} s")
     if solutions_expected:
         assert totals["dropdowns"] > 0, "the book has no solution dropdown at all"
     assert not failures, "\n".join(

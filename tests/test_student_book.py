@@ -12,13 +12,12 @@ import hashlib
 import html
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import books
 import synthetic_chapter as syn
 from coursetools import student_book
 from coursetools.assign import AssignError, solution_gate_cells
@@ -234,18 +233,16 @@ def solution_images(nb):
 
 @pytest.fixture(scope="module")
 def both_books(tmp_path_factory):
+    """(instructor html, student html): the builds of this run (tests/books.py), shared
+    with the browser test."""
     missing = not_ready()
     if missing:
         pytest.skip(f"chapters without nbgrader metadata: {', '.join(missing)}")
-    tmp = tmp_path_factory.mktemp("books")
-    # The instructor book, built here as CI builds it (strictness is CI's own check).
-    proc = subprocess.run([sys.executable, "-c", "import sys; from jupyter_book.cli."
-                           "main import main; sys.exit(main())", "build", str(REPO),
-                           "--path-output", str(tmp / "instructor")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    student = student_book.build(tmp / "student", strict=False)
-    return tmp / "instructor" / "_build" / "html", student
+    try:
+        return books.built(tmp_path_factory, "book"), books.built(tmp_path_factory,
+                                                                  "student")
+    except books.BuildFailed as err:
+        pytest.fail(str(err))
 
 
 def test_no_solution_line_in_the_student_edition(both_books):

@@ -1,0 +1,161 @@
+"""Print the whole book to one PDF with Debian's Chromium (the browser the tests use).
+
+    python -m coursetools.pdf                       # _build/pdf/book.pdf
+    python -m coursetools.pdf --edition student     # _build/pdf/student.pdf
+    python -m coursetools.pdf --out DIR [--html-only]
+
+The book is built as one page (Sphinx's ``singlehtml`` builder, ``-n -W --keep-going``
+like the HTML book) into ``DIR/singlehtml``, opened in headless Chromium, and printed
+with the book's print stylesheet (``_static/book.css``, ``@media print``: code wraps,
+tables fit, figures whole, no navigation) on A4. Because every chapter is in one page,
+cross-references, figure and equation references and the table of contents are links
+inside the PDF, and Chromium writes the headings as the PDF's outline (bookmarks).
+Solutions are closed dropdowns in the book, so they print as their title only; the
+student edition (``--edition student``) has none. MathJax has typeset every formula and
+every image has loaded before printing. ``--html-only`` stops after the build.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .student_book import REPO, write_sources
+
+__all__ = ["DEFAULT_OUT", "PdfError", "build_singlehtml", "print_pdf", "main"]
+
+DEFAULT_OUT = REPO / "_build" / "pdf"
+PAGE_TIMEOUT_S = 120          # load, MathJax on ~2,000 formulas, every image
+# A4 with the margins of _static/book.css's @page rule.
+PRINT_OPTIONS = {"printBackground": True, "preferCSSPageSize": True,
+                 "displayHeaderFooter": False, "generateDocumentOutline": True,
+                 "generateTaggedPDF": True}
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1280,1000",
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost"]
+READY = """
+const done = arguments[arguments.length - 1];
+const math = window.MathJax && MathJax.startup ? MathJax.startup.promise
+                                              : Promise.resolve();
+math.then(() => document.fonts.ready)
+    .then(() => Promise.all(Array.from(document.images).map(img => {
+        img.loading = 'eager'; return img.decode().catch(() => null); })))
+    .then(() => done({formulas: document.querySelectorAll('mjx-container').length,
+                      unrendered: document.querySelectorAll('span.math:not(:has(mjx-container)),'
+                                                            + 'div.math:not(:has(mjx-container))').length,
+                      broken: Array.from(document.images).filter(i => !i.naturalWidth)
+                                   .map(i => i.src)}));
+"""
+
+
+class PdfError(RuntimeError):
+    """The PDF cannot be made (the message says why: the build, the browser, a page)."""
+
+
+def build_singlehtml(out, edition="book", repo=REPO):
+    """Build ``edition`` ("book" or "student") as one HTML page into ``out/singlehtml``;
+    returns that folder."""
+    out = Path(out).resolve()
+    source = Path(repo)
+    if edition == "student":
+        source = write_sources(out / "src", repo)
+    elif edition != "book":
+        raise PdfError(f"unknown edition {edition!r} (book or student)")
+    build_dir = out / "build"
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys; from jupyter_book.cli.main import main; "
+                           "sys.exit(main())", "build", str(source), "--builder",
+                           "singlehtml", "-n", "-W", "--keep-going", "--path-output",
+                           str(build_dir)], capture_output=True, text=True, cwd=source)
+    if proc.returncode != 0:
+        raise PdfError(f"jupyter-book build --builder singlehtml failed "
+                       f"(exit {proc.returncode}):\n{proc.stdout[-4000:]}\n"
+                       f"{proc.stderr[-4000:]}")
+    html = out / "singlehtml"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.move(str(build_dir / "_build" / "singlehtml"), str(html))
+    shutil.rmtree(build_dir, ignore_errors=True)
+    return html
+
+
+def chromium():
+    """A Selenium-driven headless Chromium (Debian's chromium and chromedriver)."""
+    missing = [name for name in ("chromium", "chromedriver") if not shutil.which(name)]
+    if missing:
+        raise PdfError(f"{' and '.join(missing)} not found: apt-get install chromium "
+                       f"chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    profile = tempfile.mkdtemp(prefix="chromium-pdf-")
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options,
+                              service=Service(shutil.which("chromedriver")))
+    driver.set_page_load_timeout(PAGE_TIMEOUT_S)
+    driver.set_script_timeout(PAGE_TIMEOUT_S)
+    driver.profile_dir = profile
+    return driver
+
+
+def open_ready(driver, page):
+    """Open ``page`` and wait until MathJax, the fonts and every image are done; raise
+    PdfError if a formula or an image did not render."""
+    driver.get(Path(page).resolve().as_uri())
+    state = driver.execute_async_script(READY)
+    if state["unrendered"] or state["broken"]:
+        raise PdfError(f"{page}: {state['unrendered']} formulas not typeset, images "
+                       f"that did not load: {state['broken'][:3]}")
+    return state
+
+
+def print_pdf(page, pdf):
+    """Print the HTML ``page`` to the file ``pdf`` with Chromium; returns ``pdf``."""
+    driver = chromium()
+    try:
+        open_ready(driver, page)
+        time.sleep(0.2)                          # one frame for the last layout
+        result = driver.execute_cdp_cmd("Page.printToPDF", PRINT_OPTIONS)
+    finally:
+        driver.quit()
+        shutil.rmtree(driver.profile_dir, ignore_errors=True)
+    pdf = Path(pdf)
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    pdf.write_bytes(base64.b64decode(result["data"]))
+    return pdf
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m coursetools.pdf",
+                                     description="Print the book to one PDF.")
+    parser.add_argument("--edition", choices=("book", "student"), default="book")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="output folder (default _build/pdf)")
+    parser.add_argument("--html-only", action="store_true",
+                        help="build the one-page HTML (OUT/singlehtml) and stop")
+    args = parser.parse_args(argv)
+    try:
+        html = build_singlehtml(args.out, args.edition)
+        if args.html_only:
+            print(f"one-page HTML: {html / 'index.html'}")
+            return 0
+        pdf = print_pdf(html / "index.html", args.out / f"{args.edition}.pdf")
+    except PdfError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"PDF: {pdf} ({pdf.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
