@@ -7,7 +7,7 @@ N   number of observations (rows of X)
 P   number of input features (784 for MNIST)
 K1  units in the first hidden layer
 K2  units in the second hidden layer
-C   number of classes (10 for MNIST)
+K   number of classes (10 for MNIST); the lecture's K, in prose and in code
 
 Modules
 -------

@@ -5,7 +5,7 @@ ways.
 
 A step is forward, backward and an Adam update of the 784-128-10 softmax network
 (``X: (N, P) = (10000, 784)`` float32 rows of the real MNIST, ``W1: (P, K1)``,
-``W2: (K1, C)``), by
+``W2: (K1, K)``), by
 
 (a) the autodiff engine (``lecture_lib.autodiff`` + ``nn`` + ``optim``); (b) numpy by
 hand: the lecture's backward pass written out, and the same Adam arithmetic; (c) torch
@@ -37,7 +37,7 @@ from . import nn, optim
 from .data import load_mnist
 from .functional import softmax_cross_entropy
 
-SIZES = (784, 128, 10)   # P, K1, C
+SIZES = (784, 128, 10)   # P, K1, K
 LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
 BLOCK = 5                # timed steps in a row of one implementation
 
@@ -87,7 +87,7 @@ def engine_stepper(torch_model, X, y):
 def numpy_stepper(torch_model, X, y):
     """The lecture's forward and backward pass, written out; Adam as torch computes
     it."""
-    # W1: (P, K1), W2: (K1, C)
+    # W1: (P, K1), W2: (K1, K)
     W1, W2 = (torch_model[i].weight.detach().numpy().T.copy() for i in (0, 2))
     b1, b2 = (torch_model[i].bias.detach().numpy().copy() for i in (0, 2))
     params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
@@ -143,10 +143,10 @@ def matmul_only(X):
     """numpy's five float32 products of one step, nothing else: the floor for (a) and
     (b)."""
     rng = np.random.default_rng(0)
-    P, K1, C = SIZES
+    P, K1, K = SIZES
     draw = lambda *shape: rng.standard_normal(shape, np.float32)            # noqa: E731
-    W1, W2 = draw(P, K1), draw(K1, C)
-    h1, dz = draw(X.shape[0], K1), draw(X.shape[0], C)
+    W1, W2 = draw(P, K1), draw(K1, K)
+    h1, dz = draw(X.shape[0], K1), draw(X.shape[0], K)
 
     def step():
         X @ W1, h1 @ W2, h1.T @ dz, dz @ W2.T, X.T @ h1
@@ -234,12 +234,12 @@ def _time_in_blocks(steppers, steps):
 
 
 def _report(args, ms, first, load_ms, blas, others, torch_threads):
-    N, (P, K1, C) = args.batch, SIZES
-    gflop = (4 * N * P * K1 + 6 * N * K1 * C) / 1e9
+    N, (P, K1, K) = args.batch, SIZES
+    gflop = (4 * N * P * K1 + 6 * N * K1 * K) / 1e9
     labels = {"engine": "(a) autodiff engine", "numpy": "(b) numpy by hand",
               "torch": "(c) torch, CPU",
               "matmul": "numpy's 5 matmuls only"}
-    print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{C} softmax "
+    print(f"One training step (forward, backward, Adam) of the {P}-{K1}-{K} softmax "
           f"network, N = {N} MNIST rows, float32")
     print(f"threads: torch {torch_threads}, numpy BLAS {blas}; other processes used "
           f"{others} of the {os.cpu_count()} CPUs while timing (more than a few % "

@@ -7,8 +7,8 @@ the training loop's evaluation (:mod:`lecture_lib.train`), the benchmark's numpy
 (:mod:`lecture_lib.bench`) and the self-checks (:mod:`lecture_lib.check`) all call
 these.
 
-Letters: logits ``z: (N, C)``, one row per observation, and integer labels ``y: (N,)``
-in ``0..C-1``.
+Letters: logits ``z: (N, K)``, one row per observation, and integer labels ``y: (N,)``
+in ``0..K-1``.
 """
 import numpy as np
 
@@ -36,7 +36,7 @@ def _shifted_exp(z, axis):
 
 def softmax(z, axis=-1):
     r"""$\mathrm{softmax}(z)_j = e^{z_j} / \sum_k e^{z_k}$ along ``axis`` (each row of z
-    (N, C))."""
+    (N, K))."""
     _, e, sum_e = _shifted_exp(np.asarray(z), axis)
     return e / sum_e
 
@@ -49,7 +49,7 @@ def log_softmax(z, axis=-1):
 
 
 def softmax_cross_entropy(z, y):
-    r"""The mean cross-entropy of logits z (N, C) against labels y (N,), and the
+    r"""The mean cross-entropy of logits z (N, K) against labels y (N,), and the
     softmax.
 
     $$
@@ -58,7 +58,7 @@ def softmax_cross_entropy(z, y):
             = \frac{\mathrm{softmax}(z) - \mathrm{onehot}(y)}{N}.
     $$
 
-    Returns ``(L, p)``: L a numpy scalar of z's dtype, p = softmax(z) (N, C), a fresh
+    Returns ``(L, p)``: L a numpy scalar of z's dtype, p = softmax(z) (N, K), a fresh
     array (subtract 1 at ``p[range(N), y]`` and divide by N for the gradient). One
     exponential serves both.
     """

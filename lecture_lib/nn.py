@@ -3,8 +3,8 @@ r"""Layers for the autodiff engine, and weight exchange with torch.
 A layer maps ``h: (N, n_in)`` to ``h @ W + b: (N, n_out)`` with ``W: (n_in, n_out)``,
 the transpose of the lecture's $W^\top h$ for one column $h$ (and of torch, which stores
 ``weight: (n_out, n_in)``). For MNIST, ``mlp([784, 128, 10])`` is the lecture's network
-with ``W1: (P, K1) = (784, 128)``, ``b1: (K1,)``, ``W2: (K1, C) = (128, 10)``,
-``b2: (C,)``.
+with ``W1: (P, K1) = (784, 128)``, ``b1: (K1,)``, ``W2: (K1, K) = (128, 10)``,
+``b2: (K,)``.
 """
 import numpy as np
 

@@ -1,6 +1,6 @@
 r"""One training loop for the book's softmax networks, in torch or in the book's engine.
 
-``fit`` minimises the mean softmax cross-entropy of a model's logits ``z: (N, C)``
+``fit`` minimises the mean softmax cross-entropy of a model's logits ``z: (N, K)``
 against integer labels ``y: (N,)`` by minibatch Adam or SGD; ``evaluate`` reports the
 log loss and the misclassification rate. Both take either a ``torch.nn.Module`` or a
 :class:`lecture_lib.nn.Module`; the loop is written once here, and a run object per
@@ -10,7 +10,7 @@ gradient norm and the update. The progress bar's plumbing is
 :func:`lecture_lib.nn.softmax_network` (also importable from here).
 
 Letters as in the rest of the package: ``X: (N, P)`` the design matrix (P = 784 for
-MNIST), ``y: (N,)`` labels in ``0..C-1`` (C = 10 classes), ``B`` the batch size.
+MNIST), ``y: (N,)`` labels in ``0..K-1`` (K = 10 classes), ``B`` the batch size.
 
 What makes runs comparable across frameworks: the batches. Each epoch shuffles with
 ``np.random.default_rng(seed).permutation(N)`` (one generator per call of ``fit``), and
@@ -139,8 +139,8 @@ def fit(model, X, y, *, epochs, batch_size, lr, optimizer="adam", clip_norm=None
 
     model : ``torch.nn.Module`` (trained on its own device, in its own dtype) or
         :class:`lecture_lib.nn.Module`; either maps ``X: (B, P)`` to logits
-        ``z: (B, C)``.
-    X : ``(N, P)`` array (numpy or torch); y : ``(N,)`` integer labels in ``0..C-1``.
+        ``z: (B, K)``.
+    X : ``(N, P)`` array (numpy or torch); y : ``(N,)`` integer labels in ``0..K-1``.
     epochs, batch_size : positive integers; each epoch makes ``ceil(N / batch_size)``
         steps over the batches of one ``np.random.default_rng(seed)`` permutation.
     lr : learning rate $\eta > 0$; optimizer : ``"adam"`` or ``"sgd"`` (``torch.optim``
@@ -224,13 +224,13 @@ def evaluate(model, X, y, batch_size=10_000):
     _check_positive_int("batch_size", batch_size)
     X, y = _check_data(X, y)
     run = run_for(model)(model, X, y)
-    nll, wrong, C = 0.0, 0, None
+    nll, wrong, K = 0.0, 0, None
     for first in range(0, len(y), batch_size):
         rows = slice(first, first + batch_size)
         z = run.logits(rows)
-        if C is None:
-            C = z.shape[1]
-            _check_labels(y, C)
+        if K is None:
+            K = z.shape[1]
+            _check_labels(y, K)
         yb = y[rows]
         nll -= log_softmax(z, axis=1)[np.arange(len(yb)), yb].sum()
         wrong += int((z.argmax(axis=1) != yb).sum())
@@ -257,15 +257,15 @@ def _check_data(X, y):
     if X.shape[0] == 0:
         raise ValueError("X and y are empty")
     if y.dtype.kind not in "iu":
-        raise ValueError(f"y must hold integer class labels 0..C-1, got dtype "
+        raise ValueError(f"y must hold integer class labels 0..K-1, got dtype "
                          f"{y.dtype}")
     return X, y
 
 
-def _check_labels(y, C):
-    bad = (y < 0) | (y >= C)
+def _check_labels(y, K):
+    bad = (y < 0) | (y >= K)
     if bad.any():
-        raise ValueError(f"labels must lie in 0..{C - 1} (the model has C = {C} "
+        raise ValueError(f"labels must lie in 0..{K - 1} (the model has K = {K} "
                          f"outputs); {int(bad.sum())} do not, the first is "
                          f"{int(y[bad][0])}")
 
@@ -295,6 +295,6 @@ def _check_positive_int(name, value):
 def _n_outputs(run):
     z = run.logits(slice(0, 1))
     if z.ndim != 2:
-        raise ValueError(f"the model must output logits of shape (N, C); it gave shape "
+        raise ValueError(f"the model must output logits of shape (N, K); it gave shape "
                          f"{z.shape}")
     return z.shape[1]

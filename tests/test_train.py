@@ -17,21 +17,21 @@ from conftest import RTOL32, RTOL64
 from lecture_lib import nn, progress, train
 from lecture_lib.train import History, NonFiniteLossError, evaluate, fit
 
-N, P, C = 240, 12, 4
+N, P, K = 240, 12, 4
 
 
 def make_data(seed=0, n=N, dtype=np.float64):
     """Four Gaussian blobs in P dimensions: learnable, but not in one step."""
     rng = np.random.default_rng(seed)
-    y = rng.integers(0, C, n)
-    centers = rng.normal(size=(C, P))
+    y = rng.integers(0, K, n)
+    centers = rng.normal(size=(K, P))
     X = centers[y] + rng.normal(size=(n, P))
     return X.astype(dtype), y
 
 
 def torch_net(dtype=torch.float64, seed=0, hidden=(16,)):
     torch.manual_seed(seed)
-    return train.softmax_network(list(hidden), n_inputs=P, n_classes=C).to(dtype)
+    return train.softmax_network(list(hidden), n_inputs=P, n_classes=K).to(dtype)
 
 
 # ---- the loop and its History --------------------------------------------------------
@@ -224,7 +224,7 @@ def test_evaluate_matches_sklearn_and_a_manual_count(kind):
     result = evaluate(model, X, y, batch_size=50)
     assert set(result) == {"log_loss", "error"}
     assert isinstance(result["log_loss"], float) and isinstance(result["error"], float)
-    assert math.isclose(result["log_loss"], log_loss(y, proba, labels=range(C)), rel_tol=1e-10)
+    assert math.isclose(result["log_loss"], log_loss(y, proba, labels=range(K)), rel_tol=1e-10)
     assert result["error"] == np.mean(proba.argmax(axis=1) != y)
 
 
@@ -241,7 +241,7 @@ def test_evaluate_restores_the_training_mode():
     (dict(X=np.zeros((N - 1, P))), r"X has N = 239 rows but y has 240 labels"),
     (dict(X=np.zeros(N)), r"X must be a matrix \(N, P\)"),
     (dict(y=np.zeros((N, 1), dtype=int)), r"y must be a vector \(N,\)"),
-    (dict(y=np.full(N, 4)), r"labels must lie in 0..3 \(the model has C = 4 outputs\); "
+    (dict(y=np.full(N, 4)), r"labels must lie in 0..3 \(the model has K = 4 outputs\); "
                             r"240 do not, the first is 4"),
     (dict(y=-np.ones(N, dtype=int)), r"labels must lie in 0..3"),
     (dict(y=np.zeros(N)), r"integer class labels"),
