@@ -1,7 +1,9 @@
 """The nbgrader course of the book: create it, and measure what grading costs.
 
     python -m coursetools.course init DIR [--force] [--chapters NN_name ...]
+    python -m coursetools.course grade ASSIGNMENT [--dir DIR] [--jobs N]
     python -m coursetools.course bench [DIR] [--chapters ...] [--whole [REV]]
+    python -m coursetools.course bench --class 60 --jobs 1 2 [--chapters NN_name]
 
 ``init`` writes an nbgrader course directory: ``DIR/nbgrader_config.py`` (the course id,
 a per-cell timeout, the preprocessors of ``coursetools.nbgrader_plugins``) and
@@ -95,10 +97,18 @@ c.Execute.timeout = {timeout}
 # coursetools.assign and RemoveSolutionProse (sphinx-exercise solution prose) after it.
 c.GenerateAssignment.preprocessors = plugins.GENERATE_ASSIGNMENT
 
-# autograde: name the student and the cells a submission lacks, then restore the locked
-# test cells (a deleted test cell is put back and run, not silently skipped).
+# autograde: restore stripped metadata, keep the answered copy of a duplicated cell,
+# name the student and the cells a submission lacks, then restore the locked test cells
+# (a deleted test cell is put back and run, not silently skipped).
 c.Autograde.sanitize_preprocessors = plugins.AUTOGRADE_SANITIZE
 c.OverwriteCells.add_missing_cells = True
+# Each submission runs in a sandboxed kernel (README, "The sandbox"); the hidden tests
+# are judged afterwards, outside it. Results and reports go to grading/.
+c.Autograde.autograde_preprocessors = plugins.AUTOGRADE
+c.SandboxExecute.timeout = {timeout}
+# Only if the sandbox cannot start and you accept that a submission runs with YOUR
+# rights (it can read and change this folder): uncomment.
+# c.SandboxExecute.unsandboxed = True
 
 # generate_feedback: nbgrader shows hidden tests in feedback by default
 # (jupyter/nbgrader issues 917 and 1363); HideHiddenTests removes their code and
@@ -170,7 +180,11 @@ def nbgrader(course_dir, *args, timeout=None, check=True):
     """Run ``nbgrader ARGS`` (this Python's) inside `course_dir`; the CompletedProcess.
 
     With `check`, a non-zero exit raises CourseError carrying nbgrader's log."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # nbgrader runs `alembic` by name: this Python's scripts must come first on PATH
+    # even when its virtual environment is not activated.
+    scripts = str(Path(sys.executable).parent)
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               PATH=scripts + os.pathsep + os.environ.get("PATH", ""))
     proc = subprocess.run([sys.executable, "-m", "nbgrader", *map(str, args)],
                           cwd=course_dir, capture_output=True, text=True,
                           timeout=timeout, env=env)
@@ -327,6 +341,14 @@ def main(argv=None):
     p_init.add_argument("--chapters", nargs="+", metavar="NAME",
                         help="only these chapters (names without .ipynb)")
     p_init.add_argument("--course-id", default=COURSE_ID)
+    p_grade = sub.add_parser("grade", help="grade a class: sandboxed jobs in parallel, "
+                                           "then nbgrader autograde, then the report")
+    p_grade.add_argument("assignment")
+    p_grade.add_argument("--dir", type=Path, default=Path("."),
+                         help="the course directory (default: here)")
+    p_grade.add_argument("--jobs", type=int, default=os.cpu_count(),
+                         help="submissions executed at once (default: all cores)")
+    p_grade.add_argument("--student", nargs="+", help="only these students")
     p_bench = sub.add_parser("bench",
                              help="autograde time of the solutions, per chapter")
     p_bench.add_argument("dir", type=Path, nargs="?",
@@ -336,10 +358,14 @@ def main(argv=None):
     p_bench.add_argument("--whole", nargs="?", const="", metavar="REV",
                          help="the whole chapter as graded notebook; with REV, the "
                               "chapters at that git revision, execution time only")
+    p_bench.add_argument("--class", dest="class_size", type=int, metavar="N",
+                         help="instead: grade N copies of the first chapter's "
+                              "solutions with `grade`, at each --jobs value")
+    p_bench.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
 
     selected = None
-    if args.chapters:
+    if getattr(args, "chapters", None):
         selected = [CHAPTERS_DIR / f"{n.removesuffix('.ipynb')}.ipynb"
                     for n in args.chapters]
         missing = [p.name for p in selected if not p.is_file()]
@@ -353,10 +379,67 @@ def main(argv=None):
             for p in written:
                 print(f"  {p.relative_to(args.dir.resolve())}")
             return 0
+        if args.command == "grade":
+            return _grade_command(args)
+        if args.class_size:
+            return _class_bench_command(parser, args, selected)
         return _bench_command(parser, args, selected)
     except CourseError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _grade_command(args):
+    from .classgrade import grade_class
+    if args.jobs < 1:
+        raise CourseError(f"--jobs must be at least 1, got {args.jobs}")
+    if not (args.dir / "nbgrader_config.py").is_file():
+        raise CourseError(f"{args.dir.resolve()} is not a course directory (no "
+                          f"nbgrader_config.py); see `course init`")
+    rows, seconds = grade_class(args.dir, args.assignment, args.student, args.jobs)
+    width = max([len(r["student"]) for r in rows] + [7])
+    for r in rows:
+        print(f"{r['student']:<{width}} {r['score']:>5} / {r['max_score']:<5} "
+              f"{r['status']}")
+    print(f"{len(rows)} submissions in {seconds:.1f} s with {args.jobs} jobs; "
+          f"report: {(args.dir / 'grading_report.csv').resolve()}")
+    return 0 if all(r["status"] != "not graded" for r in rows) else 1
+
+
+def class_bench(course_dir, chapter, size, jobs_list, log=print):
+    """Grade `size` copies of `chapter`'s solutions at each number of jobs; rows
+    (jobs, wall seconds, seconds per submission, all full marks)."""
+    from .classgrade import grade_class
+    init(course_dir, [chapter])
+    name = Path(chapter).stem
+    nbgrader(course_dir, "generate_assignment", name, "--force")
+    nb_file = Path(name) / f"{name}.ipynb"
+    source = nbformat.read(course_dir / "source" / nb_file, as_version=4)
+    release = nbformat.read(course_dir / "release" / nb_file, as_version=4)
+    answer = solutions_submission(release, source)
+    for i in range(size):
+        submit(course_dir, name, f"student{i:03d}", answer)
+    rows = []
+    for jobs in jobs_list:
+        report, seconds = grade_class(course_dir, name, jobs=jobs, log=log)
+        full = all(r["score"] == r["max_score"] for r in report)
+        rows.append((jobs, seconds, seconds / size, full))
+        log(f"{size} submissions, {jobs} jobs: {seconds:.1f} s, "
+            f"{seconds / size:.2f} s per submission"
+            + ("" if full else " NOT ALL FULL MARKS"))
+    return rows
+
+
+def _class_bench_command(parser, args, selected):
+    chapter = (selected or chapters())[0]
+    tmp = tempfile.mkdtemp(prefix="coursetools-class-")
+    print(f"grading a class of {args.class_size} copies of {chapter.stem}'s solutions; "
+          f"{os.cpu_count()} CPUs")
+    try:
+        rows = class_bench(Path(tmp), chapter, args.class_size, args.jobs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if all(r[3] for r in rows) else 1
 
 
 def _bench_command(parser, args, selected):

@@ -7,9 +7,22 @@ generate_assignment
     ``RemoveSolutionProse`` right after it, so the released notebook has no
     sphinx-exercise solution prose.
 autograde (sanitize step)
-    ``ReportMissingCells`` first names the student and the cells a submission lacks;
-    then nbgrader's ``OverwriteCells`` (with ``add_missing_cells``) restores the locked
-    test cells.
+    ``RestoreMetadata`` gives cells whose nbgrader metadata was stripped their grade_id
+    back (by their source, or by the function a solution defines);
+    ``KeepAnsweredDuplicates`` keeps the answered copy of a copy-pasted solution cell
+    (nbgrader's ``DeduplicateIds`` would keep the last, often the unanswered stub);
+    ``ReportMissingCells`` names the student and the cells a submission lacks; then
+    ``QuietOverwriteCells`` (nbgrader's ``OverwriteCells`` with ``add_missing_cells``)
+    restores the locked test cells, without the warning every honest submission
+    caused for the emptied hidden-test cells (a changed one is still reported).
+autograde (grading step)
+    ``SandboxExecute`` in place of nbgrader's ``Execute``: the submission runs in a
+    sandboxed kernel (``coursetools.job``, ``coursetools.sandbox``), or its result is
+    taken from a job already run by ``python -m coursetools.course grade``;
+    ``GradeRecords`` then decides the hidden tests outside the student's process
+    (``coursetools.verdicts``), flags hand-derivation exercises that call autodiff
+    (``coursetools.forbidden``) and writes the submission's report
+    (``coursetools.report``).
 generate_feedback
     ``HideHiddenTests`` after ``GetGrades``: nbgrader's feedback shows hidden tests by
     default (jupyter/nbgrader#917, #1363). It removes the hidden region from each
@@ -22,20 +35,25 @@ zip_collect
 """
 from __future__ import annotations
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbconvert.preprocessors import (ClearMetadataPreprocessor,
+                                     CSSHTMLHeaderPreprocessor)
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests,
-                                    ClearMarkScheme, ClearOutput, ComputeChecksums,
-                                    DeduplicateIds, GetGrades, IncludeHeaderFooter,
-                                    InstantiateTests, LockCells, NbGraderPreprocessor,
-                                    OverwriteCells, OverwriteKernelspec, SaveCells)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata,
+                                    ClearHiddenTests, ClearMarkScheme, ClearOutput,
+                                    ComputeChecksums, DeduplicateIds, GetGrades,
+                                    IgnorePattern, IncludeHeaderFooter,
+                                    InstantiateTests, LimitOutput, LockCells,
+                                    NbGraderPreprocessor, OverwriteKernelspec,
+                                    SaveAutoGrades, SaveCells)
 
 from .assign import BEGIN_HIDDEN, END_HIDDEN, ClearSolutions, RemoveSolutionProse
 from .assign import grade_id, is_hidden_test
+from .grading import GradeRecords, SandboxExecute
+from .sanitize import KeepAnsweredDuplicates, QuietOverwriteCells, RestoreMetadata
 
 __all__ = ["ClearSolutions", "RemoveSolutionProse", "HideHiddenTests",
            "ReportMissingCells", "GENERATE_ASSIGNMENT", "AUTOGRADE_SANITIZE",
-           "GENERATE_FEEDBACK", "LMS_FILENAME_REGEXP", "HIDDEN_NOTE"]
+           "AUTOGRADE", "GENERATE_FEEDBACK", "LMS_FILENAME_REGEXP", "HIDDEN_NOTE"]
 
 HIDDEN_NOTE = "# Hidden tests (their code is not shown); this cell's score is theirs."
 
@@ -100,8 +118,11 @@ GENERATE_ASSIGNMENT = [
     ClearOutput, CheckCellMetadata, ComputeChecksums, SaveCells,
     ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
 ]
-AUTOGRADE_SANITIZE = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
-                      ReportMissingCells, OverwriteCells, CheckCellMetadata]
+AUTOGRADE_SANITIZE = [ClearOutput, RestoreMetadata, KeepAnsweredDuplicates,
+                      DeduplicateIds, OverwriteKernelspec, ReportMissingCells,
+                      QuietOverwriteCells, CheckCellMetadata]
+AUTOGRADE = [SandboxExecute, GradeRecords, IgnorePattern, ClearMetadataPreprocessor,
+             LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 GENERATE_FEEDBACK = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 
 LMS_FILENAME_REGEXP = (r".*/(?P<student_id>[A-Za-z0-9.-]+)_(?i:late_)?\d+_\d+_"

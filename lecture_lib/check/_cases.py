@@ -1,0 +1,87 @@
+r"""The inputs of the graded tasks: made from seeds, the same in the student's kernel and
+in the grader.
+
+A hidden test calls :func:`lecture_lib.check.record`, which runs the student's function
+on the inputs of one task and shows the answers; the grader (``coursetools.verdicts``,
+outside the student's process) makes the same inputs from the same options with this
+module, computes its own references and compares. Nothing here is an answer: only
+random arrays and the chapters' data.
+
+``TASKS[name](**options)`` returns the list of argument tuples of the task ``name``.
+Shapes in the lecture's letters: X (N, P), W1 (P, K1), W2 (K1, K2), beta (K2,), y (N,).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = ["TASKS", "inputs"]
+
+
+def _network(N, P, K1, K2, rng):
+    """params (W1 (P, K1), b1, W2 (K1, K2), b2, beta (K2,), a), X (N, P), y (N,)."""
+    from lecture_lib import twolayer
+    params = twolayer.init_params(P, K1, K2, rng=rng)
+    X = rng.normal(size=(N, P))
+    y = np.tile([0.0, 1.0], N)[:N]
+    rng.shuffle(y)
+    return params, X, y
+
+
+def twolayer_networks(cases, rng, **_):
+    """(params, X, y) of a random network per (N, P, K1, K2) in `cases`."""
+    rng = np.random.default_rng(rng)
+    return [_network(*case, rng) for case in cases]
+
+
+@functools.lru_cache(maxsize=1)
+def _chapter_batch():
+    from lecture_lib import twolayer
+    from lecture_lib.data import binary_task, load_mnist
+    X_all, digits = load_mnist("train")
+    X, y = binary_task(X_all, digits, n=8)
+    return twolayer.init_params(X.shape[1], 32, 16, rng=0), X, y
+
+
+def twolayer_chapter_batch(**_):
+    """Chapter 3's network and batch: the first 8 threes and fives of MNIST's training
+    set, X (8, 784), and init_params(784, 32, 16, rng=0)."""
+    params, X, y = _chapter_batch()
+    return [({k: v.copy() for k, v in params.items()}, X.copy(), y.copy())]
+
+
+def layer_steps(cases, rng, step, **_):
+    """The arguments of one backward step per (N, P, K1, K2) in `cases`: ``grad_W``
+    (h (N, K), dq (N, K')), ``grad_h`` (dq (N, K2), W (K1, K2)), ``grad_b`` (dq (N, K),),
+    ``relu_backward`` (dh (N, K), q (N, K))."""
+    rng = np.random.default_rng(rng)
+    out = []
+    for N, P, K1, K2 in cases:
+        if step == "grad_W":
+            out.append((rng.normal(size=(N, P)), rng.normal(size=(N, K1)) / N))
+        elif step == "grad_h":
+            out.append((rng.normal(size=(N, K2)), rng.normal(size=(K1, K2))))
+        elif step == "grad_b":
+            out.append((rng.normal(size=(N, K1)) / N,))
+        elif step == "relu_backward":
+            out.append((rng.normal(size=(N, K1)), rng.normal(size=(N, K1))))
+        else:
+            raise ValueError(f"unknown step {step!r}")
+    return out
+
+
+def given(cases, **_):
+    """The cases themselves, as argument tuples (integer inputs, e.g. sizes)."""
+    return [tuple(case) for case in cases]
+
+
+TASKS = {"twolayer": twolayer_networks, "twolayer_chapter_batch": twolayer_chapter_batch,
+         "layer_step": layer_steps, "jacobian_memory": given}
+
+
+def inputs(task, **options):
+    """The argument tuples of `task` for `options` (ValueError for an unknown task)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    return TASKS[task](**options)
