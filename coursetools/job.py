@@ -144,10 +144,11 @@ def run_job(nb, limits=Limits(), sandboxed=True, log=None):
             index = pending.pop(0) if pending else replay.pop()
             status = "timeout" if isinstance(err, CellTimeoutError) else "died"
             cell = nb.cells[index]
+            ename = "CellTimeoutError" if status == "timeout" else "DeadKernelError"
+            evalue = (f"still running after {limits.cell_seconds} s: stopped"
+                      if status == "timeout" else "the kernel died in this cell")
             cell.outputs = [nbformat.v4.new_output(
-                "error", ename="CellTimeoutError" if status == "timeout" else
-                "DeadKernelError", evalue=f"{status} ({type(err).__name__})",
-                traceback=[])]
+                "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])]
             _record(result, index, cell, status)
             if index in replay:
                 replay.remove(index)

@@ -58,9 +58,54 @@ __all__ = ["ClearSolutions", "RemoveSolutionProse", "HideHiddenTests",
 HIDDEN_NOTE = "# Hidden tests (their code is not shown); this cell's score is theirs."
 
 
+SCRUBBED = "[a line of a hidden test, removed by the grader]"
+
+
+def _hidden_region(source):
+    inside = False
+    for line in source.split("\n"):
+        if line.strip() in (BEGIN_HIDDEN, END_HIDDEN):
+            inside = line.strip() == BEGIN_HIDDEN
+        elif inside:
+            yield line
+
+
+def _scrub_text(text, hidden):
+    if not isinstance(text, str) or not hidden:
+        return text
+    return "\n".join(SCRUBBED if any(h in ln for h in hidden) else ln
+                     for ln in text.split("\n"))
+
+
+def _scrub(out, hidden):
+    """Replace, in one output, every line that contains a hidden-test line."""
+    if "text" in out:
+        out["text"] = _scrub_text(out["text"], hidden)
+    for key in ("evalue", "ename"):
+        if key in out:
+            out[key] = _scrub_text(out[key], hidden)
+    if "traceback" in out:
+        out["traceback"] = [_scrub_text(t, hidden) for t in out["traceback"]]
+    for mime, value in out.get("data", {}).items():
+        if isinstance(value, str):
+            out["data"][mime] = _scrub_text(value, hidden)
+
+
 class HideHiddenTests(NbGraderPreprocessor):
     """For feedback: hidden-test cells keep their score, lose their code and tracebacks.
     """
+
+    def preprocess(self, nb, resources):
+        """Hide the hidden cells, then scrub every output of every cell of any line of
+        a hidden test (a submission can print a hidden cell's source from a hook)."""
+        hidden = {ln.strip() for c in nb.cells if c.cell_type == "code"
+                  and is_hidden_test(c) for ln in _hidden_region(c.source)
+                  if len(ln.strip()) >= 8}
+        nb, resources = super().preprocess(nb, resources)
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                _scrub(out, hidden)
+        return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not is_hidden_test(cell):

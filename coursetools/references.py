@@ -48,7 +48,7 @@ def _twolayer(args, layer2="relu", **_):
 
 
 def _step(args, step, **_):
-    if step == "grad_W":
+    if step in ("grad_W", "grad_W2"):
         h, dq = args
         return h.T @ dq
     if step == "grad_h":

@@ -19,7 +19,6 @@ outputs change at most what is recorded; a mark needs the right answers.
 from __future__ import annotations
 
 import ast
-import base64
 import json
 
 import numpy as np
@@ -27,6 +26,7 @@ from nbformat.v4 import new_output
 
 from lecture_lib.check._cases import inputs
 from lecture_lib.check._record import MIME
+from lecture_lib.check._stored import decode
 from lecture_lib.gradcheck import rel_error
 
 from .references import REFERENCES
@@ -76,20 +76,6 @@ def recorded(cell):
     return [o["data"][MIME] for o in cell.get("outputs", [])
             if o.get("output_type") in ("display_data", "execute_result")
             and MIME in o.get("data", {})]
-
-
-def decode(enc):
-    """The inverse of ``lecture_lib.check._record.encode``; ValueError if malformed."""
-    if not isinstance(enc, dict):
-        raise ValueError("not an encoded answer")
-    if "dict" in enc:
-        return {k: decode(v) for k, v in enc["dict"].items()}
-    if "list" in enc:
-        return [decode(v) for v in enc["list"]]
-    if "f8" in enc:
-        raw = base64.b64decode(enc["f8"], validate=True)
-        return np.frombuffer(raw, dtype=np.float64).reshape(enc["shape"])
-    raise ValueError(f"unsupported answer ({enc.get('unsupported', 'unknown')})")
 
 
 def _compare_array(got, ref, name):
@@ -161,8 +147,10 @@ def judge_cell(source, cell):
         return None
     records = recorded(cell)
     if len(records) != len(calls):
-        return (False, [f"{len(records)} answer records for {len(calls)} tests (the "
-                        f"cell did not run through, or something else printed them)"],
+        errors = [f"{o.get('ename')}: {str(o.get('evalue'))[:200]}"
+                  for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        why = errors[0] if errors else "the cell did not run through"
+        return (False, [f"{len(records)} answer records for {len(calls)} tests ({why})"],
                 f"{len(records)} records for {len(calls)} calls" if records else None)
     lines = []
     for (task, name, options), rec in zip(calls, records):

@@ -53,13 +53,16 @@ def twolayer_chapter_batch(**_):
 
 def layer_steps(cases, rng, step, **_):
     """The arguments of one backward step per (N, P, K1, K2) in `cases`: ``grad_W``
-    (h (N, K), dq (N, K')), ``grad_h`` (dq (N, K2), W (K1, K2)), ``grad_b`` (dq (N, K),),
+    (X (N, P), dq1 (N, K1)), ``grad_W2`` (h1 (N, K1) >= 0, dq2 (N, K2)), ``grad_h`` (dq (N, K2), W (K1, K2)), ``grad_b`` (dq (N, K),),
     ``relu_backward`` (dh (N, K), q (N, K))."""
     rng = np.random.default_rng(rng)
     out = []
     for N, P, K1, K2 in cases:
         if step == "grad_W":
             out.append((rng.normal(size=(N, P)), rng.normal(size=(N, K1)) / N))
+        elif step == "grad_W2":
+            out.append((np.maximum(rng.normal(size=(N, K1)), 0),
+                        rng.normal(size=(N, K2)) / N))
         elif step == "grad_h":
             out.append((rng.normal(size=(N, K2)), rng.normal(size=(K1, K2))))
         elif step == "grad_b":
