@@ -30,7 +30,7 @@ from .assign import grade_id, is_hidden_test
 from .forbidden import HAND_DERIVED, forbidden_uses
 from .job import merge_result, notebook_sha256
 from .report import write_submission_report
-from .sanitize import report_entry
+from .sanitize import NOTES, report_entry
 from .verdicts import judge_cell, verdict_outputs
 
 __all__ = ["SandboxExecute", "GradeRecords", "result_path", "UNSANDBOXED_WARNING"]
@@ -142,5 +142,8 @@ class GradeRecords(NbGraderPreprocessor):
                 if uses:
                     report_entry(resources, "flagged", f"{gid}: {', '.join(uses)}")
         info = resources["nbgrader"]
-        write_submission_report(self.grading_dir, info, resources.get("coursetools", {}))
+        notes = resources.get("coursetools", {})
+        for key, values in nb.metadata.pop(NOTES, {}).items():   # from the sanitize step
+            notes.setdefault(key, []).extend(values)
+        write_submission_report(self.grading_dir, info, notes)
         return nb, resources

@@ -74,8 +74,8 @@ def _scores(course_dir, assignment):
 
 
 def write_csv(course_dir, assignment, students, seconds=None, out=None):
-    """Write ``grading_report.csv`` (rows of `assignment` for `students`; other rows
-    of the file are kept); return the rows written for this assignment."""
+    """Write ``grading_report.csv``: the rows of `assignment` for `students` are
+    replaced, every other row is kept; return the rows of `students`."""
     course_dir = Path(course_dir)
     out = Path(out or course_dir / "grading_report.csv")
     scores = _scores(course_dir, assignment)
@@ -94,9 +94,11 @@ def write_csv(course_dir, assignment, students, seconds=None, out=None):
     kept = []
     if out.is_file():
         with out.open(newline="") as f:
-            kept = [r for r in csv.DictReader(f) if r["assignment"] != assignment]
+            kept = [r for r in csv.DictReader(f) if not (
+                r["assignment"] == assignment and r["student"] in students)]
     with out.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(kept + rows)
+        writer.writerows(sorted(kept + rows, key=lambda r: (r["assignment"],
+                                                             r["student"])))
     return rows

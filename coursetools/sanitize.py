@@ -2,9 +2,9 @@
 cells, and the emptied hidden-test cells every honest submission carries.
 
 ``RestoreMetadata``
-    A cell without nbgrader metadata gets it back when its source is exactly that of
-    a cell of the release (a locked cell, an unanswered stub), or, for a solution code
-    cell, when it defines the same functions as the stub and is the only such cell.
+    Cells without nbgrader metadata get it back from the release: the submission is
+    aligned with the released notebook cell by cell (equal cells, and changed blocks
+    of the same length, where the answers were written into the stubs).
 ``KeepAnsweredDuplicates``
     Among cells sharing a solution grade_id (a copy-pasted cell), the unanswered stubs
     are removed when an answered copy exists; nbgrader's ``DeduplicateIds`` would keep
@@ -17,7 +17,11 @@ cells, and the emptied hidden-test cells every honest submission carries.
 """
 from __future__ import annotations
 
-import ast
+import copy
+from difflib import SequenceMatcher
+from pathlib import Path
+
+import nbformat
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
@@ -25,12 +29,18 @@ from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 from .assign import BEGIN_HIDDEN, grade_id
 
 __all__ = ["RestoreMetadata", "KeepAnsweredDuplicates", "QuietOverwriteCells",
-           "report_entry"]
+           "report_entry", "NOTES"]
 
 
-def report_entry(resources, key, value):
-    """Add `value` to the list `key` of this submission's report notes."""
+NOTES = "coursetools_notes"
+
+
+def report_entry(resources, key, value, nb=None):
+    """Add `value` to the list `key` of this submission's report notes; with `nb`, in
+    its metadata too (autograde's sanitize and grading steps share no resources)."""
     resources.setdefault("coursetools", {}).setdefault(key, []).append(value)
+    if nb is not None:
+        nb.metadata.setdefault(NOTES, {}).setdefault(key, []).append(value)
 
 
 def _source_cells(resources):
@@ -49,47 +59,50 @@ def _source_cells(resources):
                 for c in nb.source_cells]
 
 
-def _defined(source):
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+def _release(resources):
+    """The released notebook of this submission (the course directory is the folder
+    of the gradebook), or None."""
+    info = resources["nbgrader"]
+    db = info["db_url"].removeprefix("sqlite:///")
+    path = (Path(db).parent / "release" / info["assignment"]
+            / f"{info['notebook']}.ipynb")
+    return nbformat.read(path, as_version=4) if path.is_file() else None
 
 
-def _metadata(src):
-    meta = {"grade": src["grade"], "solution": src["solution"], "locked": src["locked"],
-            "grade_id": src["name"], "schema_version": 3}
-    if src["grade"]:
-        meta["points"] = src["points"]
-    return meta
+def _pairs(release, nb):
+    """(release cell, submitted cell) aligned by order: equal cells, and the cells of
+    a changed block of the same length (answers written into stubs)."""
+    key = lambda c: (c.cell_type, c.source.strip())            # noqa: E731
+    matcher = SequenceMatcher(a=[key(c) for c in release.cells],
+                              b=[key(c) for c in nb.cells], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            yield from zip(release.cells[i1:i2], nb.cells[j1:j2])
 
 
 class RestoreMetadata(NbGraderPreprocessor):
-    """Give cells whose nbgrader metadata was stripped their grade_id back."""
+    """Give cells whose nbgrader metadata was stripped their grade_id back, by aligning
+    the submission with the release."""
 
     def preprocess(self, nb, resources):
-        sources = _source_cells(resources)
+        nb.metadata.pop(NOTES, None)               # only the grader writes notes there
         present = {grade_id(c) for c in nb.cells if grade_id(c)}
-        bare = [c for c in nb.cells if not c.metadata.get("nbgrader")]
+        if all(c.metadata.get("nbgrader") for c in nb.cells):
+            return nb, resources
+        release = _release(resources)
         restored = []
-        for src in sources:
-            if src["name"] in present:
-                continue
-            match = [c for c in bare if c.cell_type == src["cell_type"]
-                     and c.source == src["source"]]
-            if not match and src["solution"] and src["cell_type"] == "code":
-                wanted = _defined(src["source"])
-                match = [c for c in bare if c.cell_type == "code" and wanted
-                         and wanted <= _defined(c.source)]
-            if len(match) == 1:
-                match[0].metadata["nbgrader"] = _metadata(src)
-                bare.remove(match[0])
-                restored.append(src["name"])
+        for old, new in _pairs(release, nb) if release is not None else ():
+            gid = grade_id(old)
+            if (gid and gid not in present and not new.metadata.get("nbgrader")
+                    and old.cell_type == new.cell_type):
+                new.metadata["nbgrader"] = copy.deepcopy(old.metadata["nbgrader"])
+                present.add(gid)
+                restored.append(gid)
         if restored:
             self.log.warning("student %s: nbgrader metadata restored for %s",
                              resources["nbgrader"]["student"], ", ".join(restored))
-            report_entry(resources, "notes", "metadata restored: " + ", ".join(restored))
+            report_entry(resources, "notes", "metadata restored: " + ", ".join(restored),
+                         nb)
         return nb, resources
 
 
@@ -111,13 +124,17 @@ class KeepAnsweredDuplicates(NbGraderPreprocessor):
                 if len(answered) > 1:          # keep the last answered copy
                     for extra in answered[:-1]:
                         extra.metadata.pop("nbgrader", None)
-                report_entry(resources, "notes", f"duplicated {gid}: kept the answer")
+                report_entry(resources, "notes", f"duplicated {gid}: kept the answer", nb)
         nb.cells = [c for c in nb.cells if all(c is not d for d in drop)]
         return nb, resources
 
 
 class QuietOverwriteCells(OverwriteCells):
     """nbgrader's OverwriteCells; an emptied hidden-test cell is not a change."""
+
+    def preprocess(self, nb, resources):
+        self._nb = nb
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
         gid = grade_id(cell)
@@ -133,7 +150,7 @@ class QuietOverwriteCells(OverwriteCells):
             self._quiet = hidden and cell.source.strip() == ""
             if src is not None and src.locked and not self._quiet \
                     and cell.source != src.source:
-                report_entry(resources, "tampering", f"{gid} edited")
+                report_entry(resources, "tampering", f"{gid} edited", self._nb)
         return super().preprocess_cell(cell, resources, cell_index)
 
     def report_change(self, name, attr, old, new):

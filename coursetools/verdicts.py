@@ -150,8 +150,11 @@ def judge_cell(source, cell):
         errors = [f"{o.get('ename')}: {str(o.get('evalue'))[:200]}"
                   for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         why = errors[0] if errors else "the cell did not run through"
+        tampering = (f"{len(records)} records for {len(calls)} calls" if records else
+                     None if errors else "the hidden test ran without error and "
+                     "recorded nothing: its code did not run as written")
         return (False, [f"{len(records)} answer records for {len(calls)} tests ({why})"],
-                f"{len(records)} records for {len(calls)} calls" if records else None)
+                tampering)
     lines = []
     for (task, name, options), rec in zip(calls, records):
         if rec.get("task") != task or _plain(rec.get("options")) != options:
