@@ -1,6 +1,7 @@
 """What every self-check shares: the failure type, the one-line success message, and the
 one relative error every check judges an answer by."""
 import functools
+import textwrap
 
 from ..gradcheck import rel_error as _rel_error
 
@@ -9,9 +10,14 @@ class CheckFailed(AssertionError):
     """The student's answer is wrong; the message says how, in the lecture's terms."""
 
 
+#: Width of a check's message: the book's column shows 80 characters of output.
+MESSAGE_WIDTH = 78
+
+
 def ok(message: str) -> None:
-    """Print the one line a passing check shows."""
-    print(f"\u2713 {message}")
+    """Print what a passing check shows: one line, folded at :data:`MESSAGE_WIDTH`."""
+    print(textwrap.fill(f"\u2713 {message}", width=MESSAGE_WIDTH, subsequent_indent="  ",
+                        break_on_hyphens=False))
 
 
 #: :func:`lecture_lib.gradcheck.rel_error`, the relative error chapter 4 teaches, with
