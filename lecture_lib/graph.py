@@ -9,7 +9,8 @@ from (``_prev``) and the operation that combined them (``_op``). Starting from a
 - tabulates each node's value and gradient (:func:`node_table`), and each gradient as
   *local gradient times upstream gradient* along every edge (:func:`chain_table`);
 - draws the graph with matplotlib alone (:func:`draw_graph`): value boxes, operation
-  circles, arrows, the inputs on the left and the loss on the right.
+  circles, arrows, the leaves at the bottom and the loss at the top, drawn for the
+  book's column with legible values and gradients.
 
 Names. The engine's tensors carry no names. Pass ``names``, a dict in either direction,
 ``{W: "W", b: "b"}`` or ``{"W": W, "b": b}`` (handy: ``names=dict(W=W, b=b)``); a tensor
@@ -20,6 +21,9 @@ Shapes follow the engine: a node's ``data`` and ``grad`` have the same shape, e.
 W (P, 1).
 """
 from __future__ import annotations
+
+import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -235,64 +239,94 @@ def chain_table(output, names=None, digits=4, max_entries=4):
 
 
 # --------------------------------------------------------------------------- drawing
-def _layout(nodes, align_leaves):
-    """Columns and rows of the drawing.
+# The drawing is laid out in inches, as matplotlib renders it: every box and circle is
+# measured first, then the levels are stacked with the leaves at the bottom and the loss
+# at the top, as the lecture reads its graphs ("From the bottom of the graph to the top,
+# fill in any values!"). An operation's circle sits just left of the box of its result.
+MAX_HEIGHT_IN = 8.0          # a taller drawing gets the least space between its levels
+_LEVEL_GAP_IN = (0.22, 0.5)  # vertical space between two levels: least, most
+_ITEM_GAP_IN = 0.2           # horizontal space between two neighbours in a level
+_OP_GAP_IN = 0.14            # between an operation's circle and its result's box
+_MARGIN_IN = 0.06
+_SLACK = 1.06                # text renders a few per cent wider at 2x than measured
 
-    Items: ("v", node) a value box for every node, ("o", node) an operation circle for
-    every node with inputs. A node of depth d has its value in column 2d and its
-    operation in column 2d - 1; a leaf sits in column 0 if ``align_leaves``, else just
-    left of its first user. Rows: barycentre ordering (each item near the mean row of
-    its neighbours), a few sweeps.
-    """
-    depth = _depths(nodes)
+
+def _users(nodes):
+    """id(node) -> the nodes that use it as an input (each once)."""
     users = {id(n): [] for n in nodes}
     for n in nodes:
         for p in {id(q): q for q in n._prev}.values():
             users[id(p)].append(n)
-    col = {}
+    return users
+
+
+def _levels(nodes, users, align_leaves):
+    """id(node) -> level: an operation's result one above its highest input (its depth);
+    a leaf at level 0 if ``align_leaves`` or unused, else just below its lowest user."""
+    depth = _depths(nodes)
+    level = {}
     for n in nodes:
-        if n._prev:
-            col[("o", id(n))] = 2 * depth[id(n)] - 1
-            col[("v", id(n))] = 2 * depth[id(n)]
-        elif align_leaves or not users[id(n)]:
-            col[("v", id(n))] = 0
+        if n._prev or align_leaves or not users[id(n)]:
+            level[id(n)] = depth[id(n)]
         else:
-            col[("v", id(n))] = 2 * (min(depth[id(u)] for u in users[id(n)]) - 1)
-    # neighbours in the drawing: input value -> op, op -> its own value
-    succ = {k: [] for k in col}
-    pred = {k: [] for k in col}
+            level[id(n)] = min(depth[id(u)] for u in users[id(n)]) - 1
+    return level
+
+
+def _pack(desired, widths, gap):
+    """Centres in the given order, as close to ``desired`` as least squares allows,
+    with neighbours ``gap`` apart at least (items of ``widths``)."""
+    offset = [0.0]
+    for w0, w1 in zip(widths[:-1], widths[1:]):
+        offset.append(offset[-1] + (w0 + w1) / 2 + gap)
+    blocks = []                                   # [first, last, sum of shifts, count]
+    for i, d in enumerate(desired):
+        blocks.append([i, i, d - offset[i], 1])
+        while len(blocks) > 1 and (blocks[-2][2] / blocks[-2][3]
+                                   > blocks[-1][2] / blocks[-1][3]):
+            first, last, total, count = blocks.pop()   # overlaps its left neighbour
+            blocks[-1][1:] = [last, blocks[-1][2] + total, blocks[-1][3] + count]
+    return [total / count + offset[i]
+            for first, last, total, count in blocks for i in range(first, last + 1)]
+
+
+def _place(nodes, level, slot_w, box_dx, op_dx):
+    """Slot centres x (inches) per node, by sweeps: each operation's slot is centred
+    over its inputs (the chain counts, a leaf beside it little), each leaf is put under
+    the circle it feeds, and every level is packed without overlap."""
+    users = _users(nodes)
+    topo = {id(n): i for i, n in enumerate(nodes)}
+    rows = [[] for _ in range(max(level.values()) + 1)]
     for n in nodes:
-        if n._prev:
-            for p in {id(q): q for q in n._prev}.values():
-                succ[("v", id(p))].append(("o", id(n)))
-                pred[("o", id(n))].append(("v", id(p)))
-            succ[("o", id(n))].append(("v", id(n)))
-            pred[("v", id(n))].append(("o", id(n)))
-    n_cols = max(col.values()) + 1
-    columns = [[] for _ in range(n_cols)]
-    topo = {}
-    for i, n in enumerate(nodes):
-        topo[("v", id(n))] = 2 * i + 1
-        topo[("o", id(n))] = 2 * i
-    for k in sorted(col, key=topo.get):
-        columns[col[k]].append(k)
+        rows[level[id(n)]].append(id(n))
+    inputs = {id(n): [(id(p), 1.0 if p._prev else 0.25)
+                      for p in {id(q): q for q in n._prev}.values()] for n in nodes}
+    leaf_users = {id(n): [id(u) for u in users[id(n)]] for n in nodes if not n._prev}
+    x = {}
 
-    def rows_of(column):
-        m = len(column)
-        return {k: (m - 1) / 2 - i for i, k in enumerate(column)}
+    def pack(row, desired):
+        row.sort(key=lambda k: (desired[k], topo[k]))
+        xs = _pack([desired[k] for k in row], [slot_w[k] for k in row], _ITEM_GAP_IN)
+        x.update(zip(row, xs))
 
-    row = {}
-    for c in columns:
-        row.update(rows_of(c))
-    for _ in range(4):                                  # down then up sweeps
-        for c_range, nbrs in ((range(n_cols), pred), (range(n_cols - 1, -1, -1), succ)):
-            for c in c_range:
-                def key(k):
-                    ys = [row[j] for j in nbrs[k]]
-                    return (-(sum(ys) / len(ys)) if ys else -row[k], topo[k])
-                columns[c].sort(key=key)
-                row.update(rows_of(columns[c]))
-    return col, row, n_cols, max(len(c) for c in columns)
+    def over_inputs(k):
+        weights = sum(w for _, w in inputs[k])
+        return sum(w * (x[p] + box_dx[p]) for p, w in inputs[k]) / weights
+
+    def under_users(k):
+        if not leaf_users.get(k):
+            return x[k]
+        return sum(x[u] + op_dx[u] for u in leaf_users[k]) / len(leaf_users[k])
+
+    for row in rows:
+        pack(row, {k: 0.0 for k in row})
+    for _ in range(4):
+        for r in range(1, len(rows)):
+            pack(rows[r], {k: over_inputs(k) if inputs[k] else under_users(k)
+                           for k in rows[r]})
+        for r in range(len(rows) - 2, -1, -1):
+            pack(rows[r], {k: under_users(k) for k in rows[r]})
+    return x
 
 
 def _box_text(node, lookup, show_shape, show_values, show_grads, digits):
@@ -301,88 +335,180 @@ def _box_text(node, lookup, show_shape, show_values, show_grads, digits):
     if name is not None:
         lines.append(name)
     elif not node._op and not node.requires_grad and node.data.size == 1:
-        lines.append(_fmt_array(node.data, digits))     # a constant: its value names it
-        return "\n".join(lines)
+        return _fmt_drawn(node.data, digits)            # a constant: its value names it
     if show_shape:
         lines.append(_fmt_shape(node.shape))
     if show_values:
-        value = _fmt_array(node.data, digits, max_entries=3, one_line=False)
-        lines.append(f"= {value}")
+        lines.append(f"= {_fmt_drawn(node.data, digits)}")
     if show_grads and node.grad is not None:
-        lines.append(f"grad "
-                     f"{_fmt_array(node.grad, digits, max_entries=3, one_line=False)}")
+        lines.append(f"grad {_fmt_drawn(node.grad, digits)}")
     return "\n".join(lines) if lines else " "
+
+
+def _fmt_drawn(a, digits):
+    """A value in a box: a column (n, 1) written as a transposed row, a true minus."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 2 and a.shape[1] == 1 and 1 < a.size <= 3:
+        text = _fmt_array(a[:, 0], digits, max_entries=3) + "\u1d40"
+    else:
+        text = _fmt_array(a, digits, max_entries=3)
+    return text.replace("-", "\u2212")
 
 
 def draw_graph(output, names=None, show_values=False, show_grads=False,
                show_shapes=True, ax=None, title=None, align_leaves=False, digits=3,
                fontsize=9):
-    """Draw the computational graph of ``output`` (an engine Tensor) with matplotlib.
+    """Draw the computational graph of ``output`` (an engine Tensor) with matplotlib,
+    from the leaves at the bottom to ``output`` at the top.
 
     Value nodes are rounded boxes (labelled with the name from ``names`` if any, the
     shape, and optionally the value and the gradient); operations are circles (labelled
-    with :data:`OP_SYMBOLS`); arrows go from inputs to operations to results. Columns
-    follow the longest path from the leaves: inputs on the left, ``output`` on the
-    right. Leaves that need a gradient (parameters) are drawn in a darker shade than
-    constants.
+    with :data:`OP_SYMBOLS`), each just left of the box of its result; arrows go from
+    inputs up to operations and on to results. A node sits one level above its highest
+    input. Leaves that need a gradient (parameters) are blue with a solid border, data
+    and constants grey with a dashed one; ``output`` is green.
+
+    The drawing is measured as it renders, so its text keeps ``fontsize`` (at least
+    :data:`lecture_lib.plotting.TEXT_PT`) at the figure's own size: a new figure is at
+    most :data:`lecture_lib.plotting.COLUMN_IN` wide (a wider graph warns) and, when the
+    graph allows, at most :data:`MAX_HEIGHT_IN` tall.
 
     names: dict Tensor -> label or label -> Tensor (see the module docstring).
     show_values, show_grads: add the value / ``.grad`` (after ``backward()``) to each
     box (arrays with more than 3 entries are shown by shape only). ax: the Axes to draw
     on (a new figure sized to the graph if None). title: the Axes title. align_leaves:
-    put every leaf in the first column (default: each leaf just left of the operation
+    put every leaf on the bottom level (default: each leaf just below the operation
     that first uses it, which keeps arrows short).
 
     Returns the Axes. Each node label is a Text with gid "value:<label>" or "op:<op>".
     """
     import matplotlib.pyplot as plt
 
+    from .plotting import COLUMN_IN, TEXT_PT
+    if fontsize < TEXT_PT:
+        raise ValueError(f"fontsize {fontsize} is below the book's smallest text, "
+                         f"{TEXT_PT} pt: node values would be illegible")
     lookup = _name_lookup(names)
     nodes = graph_nodes(output)
-    col, row, n_cols, n_rows = _layout(nodes, align_leaves)
-    if ax is None:
-        size = (max(4.0, 0.95 * n_cols + 1.0), max(2.0, 1.1 * n_rows + 0.8))
-        _, ax = plt.subplots(figsize=size)
-    artists = _draw_items(ax, output, nodes, col, row, lookup,
+    new_figure = ax is None
+    if new_figure:
+        fig = plt.figure(figsize=(COLUMN_IN, MAX_HEIGHT_IN), layout="none")
+        ax = fig.add_axes((0, 0, 1, 1))
+    artists = _draw_items(ax, output, nodes, lookup,
                           (show_shapes, show_values, show_grads, digits), fontsize)
+    width, height, rects = _arrange(ax, nodes, artists, align_leaves)
+    _connect(ax, nodes, artists, rects)
+    ax.set_axis_off()
+    ax.set_title(title if title is not None else "Computational graph")
+    if new_figure:
+        _fit_figure(ax, width, height)
+    else:
+        ax.set_xlim(0, width)
+        ax.set_ylim(0, height)
+        ax.set_aspect("equal")
+    return ax
+
+
+def _draw_items(ax, output, nodes, lookup, box_options, fontsize):
+    """A circle for every operation, a box for every value, all at (0, 0) until
+    :func:`_arrange` moves them; returns the Text artists by item ("o"/"v", id)."""
+    artists = {}
+    for node in nodes:
+        items = [("o", node)] if node._prev else []
+        for kind, n in items + [("v", node)]:
+            if kind == "o":
+                text = OP_SYMBOLS.get(n._op, n._op)
+                style = dict(boxstyle="circle,pad=0.3", fc="#fde9c8", ec="#b5651d",
+                             lw=1.2)
+                gid = f"op:{n._op}"
+            else:
+                text = _box_text(n, lookup, *box_options)
+                fc = "#ffffff" if n._prev else ("#cfe2f3" if n.requires_grad
+                                                 else "#eeeeee")
+                style = dict(boxstyle="round,pad=0.35",
+                             fc="#d9ead3" if n is output else fc,
+                             ec="#3c4f76" if n.requires_grad else "#777777", lw=1.2,
+                             ls="-" if n.requires_grad or n._prev else "--")
+                gid = f"value:{text.splitlines()[0]}"
+            artists[(kind, id(n))] = ax.text(0, 0, text, ha="center", va="center",
+                                             fontsize=fontsize, bbox=style, gid=gid,
+                                             zorder=3)
+    return artists
+
+
+def _measure(fig, artists):
+    """(width, height) in inches of every item as it renders, its box or circle
+    included."""
+    renderer = fig.canvas.get_renderer()
+    sizes = {}
+    for key, t in artists.items():
+        t.update_bbox_position_size(renderer)
+        extent = t.get_bbox_patch().get_window_extent(renderer)
+        sizes[key] = (_SLACK * extent.width / fig.dpi, _SLACK * extent.height / fig.dpi)
+    return sizes
+
+
+def _arrange(ax, nodes, artists, align_leaves):
+    """Move every box and circle to its place, in inches from the lower left corner.
+
+    Returns (width, height, rects): the drawing's size and, per item, its rectangle
+    (centre x, centre y, width, height), for routing the arrows around it."""
+    size = _measure(ax.figure, artists)
+    level = _levels(nodes, _users(nodes), align_leaves)
+    slot_w, box_dx, op_dx = {}, {}, {}
+    for n in nodes:
+        k, box_w = id(n), size[("v", id(n))][0]
+        op_w = size[("o", k)][0] if n._prev else 0.0
+        slot_w[k] = box_w + (op_w + _OP_GAP_IN if n._prev else 0.0)
+        op_dx[k] = (op_w - slot_w[k]) / 2
+        box_dx[k] = (slot_w[k] - box_w) / 2
+    x = _place(nodes, level, slot_w, box_dx, op_dx)
+    n_levels = max(level.values()) + 1
+    tall = [max(max(size[key][1] for key in artists if key[1] == id(n))
+                for n in nodes if level[id(n)] == r) for r in range(n_levels)]
+    free = (MAX_HEIGHT_IN - 0.4 - sum(tall)) / max(1, n_levels - 1)
+    gap = min(max(free, _LEVEL_GAP_IN[0]), _LEVEL_GAP_IN[1])
+    y_of = [_MARGIN_IN + tall[0] / 2]
+    for r in range(1, n_levels):
+        y_of.append(y_of[-1] + (tall[r - 1] + tall[r]) / 2 + gap)
+    left = min(x[k] - slot_w[k] / 2 for k in x) - _MARGIN_IN
+    right = max(x[k] + slot_w[k] / 2 for k in x) + _MARGIN_IN
+    rects = {}
+    for (kind, k), t in artists.items():
+        cx = x[k] - left + (op_dx[k] if kind == "o" else box_dx[k])
+        t.set_position((cx, y_of[level[k]]))
+        rects[(kind, k)] = (cx, y_of[level[k]], *size[(kind, k)])
+    return right - left, y_of[-1] + tall[-1] / 2 + _MARGIN_IN, rects
+
+
+def _route(rects, src, dst):
+    """How to draw the arrow src -> dst: straight if it misses every other item, else
+    the least bowed arc that does (or, if none does, the one that touches least)."""
+    (x0, y0), (x1, y1) = rects[src][:2], rects[dst][:2]
+    others = np.array([r for key, r in rects.items() if key not in (src, dst)]
+                      or np.empty((0, 4)))
+    t = np.linspace(0.0, 1.0, 81)[:, None]
+    hits = {}
+    for rad in (0.0, 0.2, -0.2, 0.35, -0.35, 0.5, -0.5, 0.7, -0.7):
+        cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)
+        px = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t ** 2 * x1      # (81, 1)
+        py = (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t ** 2 * y1
+        hits[rad] = np.sum((np.abs(px - others[:, 0]) < others[:, 2] / 2 + 0.03)
+                           & (np.abs(py - others[:, 1]) < others[:, 3] / 2 + 0.03))
+        if hits[rad] == 0:
+            break
+    return f"arc3,rad={min(hits, key=hits.get)}"
+
+
+def _connect(ax, nodes, artists, rects):
+    """An arrow from every input to its operation, and from the operation to its
+    result."""
     for n in nodes:
         if n._prev:
             for p in {id(q): q for q in n._prev}.values():
                 src, dst = ("v", id(p)), ("o", id(n))
-                _arrow(ax, artists, src, dst, _edge_style(col, row, src, dst))
+                _arrow(ax, artists, src, dst, _route(rects, src, dst))
             _arrow(ax, artists, ("o", id(n)), ("v", id(n)), "arc3,rad=0")
-
-    ax.set_xlim(-0.6, n_cols - 0.4)
-    half = max(0.5, (n_rows - 1) / 2) + 0.6
-    ax.set_ylim(-half, half)
-    ax.set_axis_off()
-    ax.set_title(title if title is not None else "Computational graph")
-    return ax
-
-
-def _draw_items(ax, output, nodes, col, row, lookup, box_options, fontsize):
-    """A circle for every operation, a box for every value; returns the Text artists by
-    item."""
-    by_id = {id(n): n for n in nodes}
-    artists = {}
-    for (kind, nid), c in sorted(col.items(), key=lambda kv: kv[1]):
-        node, xy = by_id[nid], (c, row[(kind, nid)])
-        if kind == "o":
-            text = OP_SYMBOLS.get(node._op, node._op)
-            style = dict(boxstyle="circle,pad=0.3", fc="#fde9c8", ec="#b5651d", lw=1.2)
-            gid = f"op:{node._op}"
-        else:
-            text = _box_text(node, lookup, *box_options)
-            leaf = not node._prev
-            fc = ("#cfe2f3" if node.requires_grad else "#eeeeee") if leaf else "#ffffff"
-            if node is output:
-                fc = "#d9ead3"
-            style = dict(boxstyle="round,pad=0.35", fc=fc,
-                         ec="#3c4f76" if node.requires_grad else "#888888", lw=1.2)
-            gid = f"value:{text.splitlines()[0]}"
-        artists[(kind, nid)] = ax.text(*xy, text, ha="center", va="center",
-                                       fontsize=fontsize, bbox=style, gid=gid, zorder=3)
-    return artists
 
 
 def _arrow(ax, artists, src, dst, style):
@@ -393,20 +519,24 @@ def _arrow(ax, artists, src, dst, style):
                                 connectionstyle=style), zorder=4)
 
 
-def _edge_style(col, row, src, dst):
-    """How to route the edge src -> dst. An edge that skips columns is routed around the
-    items in between: along the source's row and down (or up) into the operation if that
-    row is free, else along the operation's row, else bowed away from the middle."""
-    def free(r, c0, c1):
-        """No item within 0.75 rows of row r in the columns strictly between c0 and
-        c1."""
-        return not any(c0 < col[k] < c1 and abs(row[k] - r) < 0.75 for k in col)
-
-    (c0, r0), (c1, r1) = (col[src], row[src]), (col[dst], row[dst])
-    if c1 - c0 <= 1 or r0 == r1 and free(r0, c0, c1):
-        return "arc3,rad=0"
-    if r0 != r1 and free(r0, c0, c1):
-        return "angle,angleA=0,angleB=90,rad=8"
-    if r0 != r1 and free(r1, c0, c1):
-        return "angle,angleA=90,angleB=0,rad=8"
-    return f"arc3,rad={-0.3 if r0 >= r1 else 0.3}"
+def _fit_figure(ax, width, height):
+    """Size the figure to the drawing (data units are inches), widened for the title up
+    to the column, the title wrapped if it is wider still; a drawing wider than the
+    column warns."""
+    from .plotting import COLUMN_IN
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    title_w = _SLACK * ax.title.get_window_extent(renderer).width / fig.dpi
+    fig_w = max(width, min(COLUMN_IN, title_w + 2 * _MARGIN_IN))
+    if title_w > fig_w - 2 * _MARGIN_IN:
+        chars = int(len(ax.title.get_text()) * (fig_w - 2 * _MARGIN_IN) / title_w)
+        ax.set_title(textwrap.fill(ax.title.get_text(), max(chars, 10)))
+    band = ax.title.get_window_extent(renderer).height / fig.dpi + 0.2
+    fig.set_size_inches(fig_w, height + band)
+    ax.set_position((0, 0, 1, height / (height + band)))
+    ax.set_xlim(-(fig_w - width) / 2, width + (fig_w - width) / 2)
+    ax.set_ylim(0, height)
+    if width > COLUMN_IN + 1e-6:
+        warnings.warn(f"the graph is {width:.1f} in wide, wider than the book's column "
+                      f"({COLUMN_IN} in): shorten its names or leave out shapes or "
+                      f"values", stacklevel=3)

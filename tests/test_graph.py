@@ -137,10 +137,73 @@ def test_draw_headless_returns_axes_with_one_label_per_node():
     plt.close(ax.figure)
 
 
-def test_draw_on_given_axes_and_layout_left_to_right():
+def test_draw_on_given_axes_and_layout_bottom_to_top():
+    # The lecture reads its graphs "From the bottom of the graph to the top": leaves at
+    # the bottom, the output at the top, every operation above its inputs.
     g = reuse_graph()
     fig, ax = plt.subplots()
     assert draw_graph(g["f"], g, ax=ax) is ax
     x_of = {t.get_gid(): t.get_position()[0] for t in node_labels(ax)}
-    assert x_of["value:x"] < x_of["op:*"] < x_of["op:+"] < x_of["value:f"]
+    y_of = {t.get_gid(): t.get_position()[1] for t in node_labels(ax)}
+    assert y_of["value:x"] < y_of["op:*"] < y_of["op:+"]
+    assert y_of["value:y"] < y_of["op:*"]
+    # an operation's circle sits just left of its result's box, on the same level
+    assert y_of["op:+"] == y_of["value:f"] and x_of["op:+"] < x_of["value:f"]
     plt.close(fig)
+
+
+def drawn_boxes(ax):
+    """The window extents (pixels) of every box and circle, after a draw."""
+    ax.figure.canvas.draw()
+    return [t.get_bbox_patch().get_window_extent() for t in node_labels(ax)]
+
+
+@pytest.mark.parametrize("options", [dict(), dict(show_values=True, show_grads=True,
+                                                  show_shapes=False)])
+def test_drawing_fits_the_column_with_legible_text(options):
+    # The logistic loss with every value and gradient (chapter 2's figure): a new
+    # figure no wider than the column, about 8 in tall at most, text at 9 pt or more,
+    # and no box or circle overlapping another (else values hide each other).
+    from lecture_lib.plotting import COLUMN_IN, TEXT_PT
+    g = logistic_graph()
+    g["L"].backward()
+    names = {k: v for k, v in g.items() if k != "y"}
+    ax = draw_graph(g["L"], names, title="the logistic loss", **options)
+    width, height = ax.figure.get_size_inches()
+    assert width <= COLUMN_IN and height <= 8.5, (width, height)
+    assert all(t.get_fontsize() >= TEXT_PT for t in node_labels(ax))
+    boxes = drawn_boxes(ax)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    fig_box = ax.figure.bbox
+    assert all(fig_box.x0 <= b.x0 and b.x1 <= fig_box.x1 and fig_box.y0 <= b.y0
+               and b.y1 <= fig_box.y1 for b in boxes), "a box is cut off at the edge"
+    plt.close(ax.figure)
+
+
+def test_values_in_boxes_and_the_leaves_drawn_apart():
+    # A (2, 1) column is written as a transposed row with a true minus; a parameter
+    # has a solid border, a constant a dashed one (not colour alone).
+    g = logistic_graph()
+    g["L"].backward()
+    ax = draw_graph(g["L"], g, show_values=True, show_grads=True, show_shapes=False)
+    text = {t.get_gid(): t for t in node_labels(ax)}
+    assert text["value:W"].get_text() == ("W\n= [0.5, 0.25]\u1d40\n"
+                                          "grad [\u22120.5, \u22121]\u1d40")
+    assert text["value:W"].get_bbox_patch().get_linestyle() == "-"
+    assert text["value:y"].get_bbox_patch().get_linestyle() == "--"
+    plt.close(ax.figure)
+
+
+def test_too_small_text_and_too_wide_graphs_are_refused_or_flagged():
+    g = reuse_graph()
+    with pytest.raises(ValueError, match="9 pt"):
+        draw_graph(g["f"], g, fontsize=7)
+    wide = sum((Tensor(float(i), requires_grad=True) for i in range(12)),
+               Tensor(0.0))
+    leaves = {f"a long leaf name {i}": n for i, n in enumerate(graph_nodes(wide))
+              if not n._prev}
+    with pytest.warns(UserWarning, match="wider than the book's column"):
+        ax = draw_graph(wide * wide, leaves, align_leaves=True)
+    plt.close(ax.figure)
