@@ -1,5 +1,8 @@
 """The gradient self-checks: each passes the reference and names the typical mistakes.
 
+The chapter 3 checks compare with stored values; the references they were made from
+live in coursetools (the grader's), which these tests use as a correct answer.
+
 A failing test here means a student with a correct answer is told it is wrong, or a student
 with a typical wrong answer (transposed dW1, missing ReLU mask, sum instead of mean, flipped
 sign) gets no specific hint.
@@ -9,7 +12,7 @@ import pytest
 
 from lecture_lib import check, twolayer
 from lecture_lib.check import CheckFailed
-from lecture_lib.check._gradients import reference_backward
+from coursetools.references import twolayer_backward as reference_backward
 
 
 def _sigmoid(z):
@@ -41,8 +44,10 @@ def buggy_backward(bug):
     return backward
 
 
-def test_reference_backward_equals_twolayer_backward():
-    params = twolayer.init_params(5, 7, 3, rng=0)
+def test_grader_reference_equals_the_books_backward():
+    # Failing: the grader's reference and the chapter's twolayer.backward disagree, so
+    # the stored values would not be what the chapter teaches.
+    params = twolayer.init_params(5, 7, 3)
     X = np.random.default_rng(1).normal(size=(6, 5))
     y = np.array([0, 1, 1, 0, 1, 0.0])
     ref, ours = twolayer.backward(params, X, y), reference_backward(params, X, y)
@@ -51,16 +56,15 @@ def test_reference_backward_equals_twolayer_backward():
 
 
 def test_gradients_passes_reference(capsys):
-    check.gradients(twolayer.backward, rng=0)
-    check.gradients(twolayer.backward)                       # fresh random networks
-    check.gradients(lambda p, X, y: reference_backward(p, X, y, layer2="tanh"), layer2="tanh", rng=0)
-    assert capsys.readouterr().out.count("\u2713") == 3
+    check.gradients(twolayer.backward)
+    check.gradients(lambda p, X, y: reference_backward(p, X, y, layer2="tanh"), layer2="tanh")
+    assert capsys.readouterr().out.count("\u2713") == 2
 
 
 @pytest.mark.parametrize("bug, pattern", [
     ("transposed_W1", r"dW1 has shape \(K1, P\) = \(7, 5\), expected \(P, K1\) = \(5, 7\): you computed its transpose; use X\.T @ dq1"),
     ("transposed_W2", r"dW2 has shape \(K2, K1\) = \(3, 7\).*transpose; use h1\.T @ dq2"),
-    ("mask_on_h", r"db2 is wrong: you left out the ReLU mask \(q2 > 0\) of layer 2"),
+    ("mask_on_h", r"db2 is wrong: you left out the local gradient of layer 2: dq2 = dh2 \* \(q2 > 0\)"),
     ("no_mask1", r"db1 is wrong: you left out the ReLU mask of layer 1"),
     ("sum", r"da is wrong: it is N = 6 times too large.*summed instead of averaging"),
     ("sign", r"da is wrong: it has the wrong sign"),
@@ -68,13 +72,13 @@ def test_gradients_passes_reference(capsys):
 ])
 def test_gradients_diagnoses_typical_bugs(bug, pattern):
     with pytest.raises(CheckFailed, match=pattern) as info:
-        check.gradients(buggy_backward(bug), rng=0)
+        check.gradients(buggy_backward(bug))
     assert "relative error" in str(info.value)               # the per-gradient table
 
 
 def test_gradients_table_lists_every_gradient():
     with pytest.raises(CheckFailed) as info:
-        check.gradients(buggy_backward("no_mask1"), rng=0)
+        check.gradients(buggy_backward("no_mask1"))
     msg = str(info.value)
     for k in ("da", "dbeta", "db2", "dW2", "db1", "dW1"):
         assert f"  {k}" in msg
@@ -83,15 +87,15 @@ def test_gradients_table_lists_every_gradient():
 
 def test_gradients_tanh_layer_diagnoses_relu_mask():
     wrong = lambda p, X, y: reference_backward(p, X, y, layer2="tanh", mask2=False)  # noqa: E731
-    with pytest.raises(CheckFailed, match=r"tanh derivative 1 - h2\*\*2"):
-        check.gradients(wrong, layer2="tanh", rng=0)
+    with pytest.raises(CheckFailed, match=r"dh2 \* \(1 - h2\*\*2\) for tanh"):
+        check.gradients(wrong, layer2="tanh")
 
 
 def test_gradients_missing_key_and_exception():
     with pytest.raises(CheckFailed, match="lacks the key"):
-        check.gradients(lambda p, X, y: {"W1": 0}, rng=0)
+        check.gradients(lambda p, X, y: {"W1": 0})
     with pytest.raises(CheckFailed, match="(?s)raised ValueError.*N, P, K1, K2 = 6, 5, 7, 3"):
-        check.gradients(lambda p, X, y: (_ for _ in ()).throw(ValueError("boom")), rng=0)
+        check.gradients(lambda p, X, y: (_ for _ in ()).throw(ValueError("boom")))
 
 
 def test_single_step_checks_pass_reference(capsys):
@@ -118,7 +122,7 @@ def test_grad_b1_mean_vs_sum_and_wrong_axis():
 
 
 def test_relu_backward_missing_mask_and_wrong_mask():
-    with pytest.raises(CheckFailed, match="mask \\(q > 0\\) is missing"):
+    with pytest.raises(CheckFailed, match="the ReLU mask is missing"):
         check.relu_backward(lambda dh, q: dh * (np.maximum(q, 0) >= 0))
     with pytest.raises(CheckFailed, match="must come from the forward input q"):
         check.relu_backward(lambda dh, q: dh * (dh > 0))

@@ -401,6 +401,33 @@ def test_exercises_carry_nbgrader_metadata_and_their_points(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_recorded_hidden_tests_are_only_record_calls(path):
+    # Verdicts outside the student's process (issue 18): a hidden test that records
+    # answers (check.record) holds nothing else but comments, with literal options, so
+    # the grader can read what it asks; and in such a chapter the visible self-checks
+    # carry no points (a table of their fixed inputs would earn them).
+    import ast
+    nb = nbformat.read(path, as_version=4)
+    hidden = [c for c in nb.cells if "### BEGIN HIDDEN TESTS" in c.source]
+    recording = [c for c in hidden if "check.record(" in c.source]
+    for cell in recording:
+        where = f"{path.name} {_nbgrader(cell).get('grade_id')}"
+        for stmt in ast.parse(cell.source).body:
+            call = getattr(stmt, "value", None)
+            assert isinstance(stmt, ast.Expr) and isinstance(call, ast.Call) and \
+                ast.unparse(call.func) == "check.record", f"{where}: {ast.unparse(stmt)}"
+            for kw in call.keywords:
+                ast.literal_eval(kw.value)                  # ValueError if not literal
+    if recording:
+        graded_checks = [_nbgrader(c)["grade_id"] for c in nb.cells
+                         if _nbgrader(c).get("grade_id", "").endswith("-check")
+                         and _nbgrader(c).get("grade")]
+        labels = {_nbgrader(c)["grade_id"].rsplit("-", 1)[0] for c in recording}
+        assert not [g for g in graded_checks if g.rsplit("-", 1)[0] in labels], (
+            f"{path.name}: self-checks with points: {graded_checks}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_hidden_tests_are_hidden_from_the_books(path):
     # Hidden tests appear in no rendered book (remove-cell) and are nothing but the hidden
     # region, so the released cell is empty and nbgrader restores it when grading.

@@ -123,6 +123,36 @@ def _error_table(got, ref, keys):
     return "\n".join(lines)
 
 
+def _check_one(fn, name, args, ref, letters, formula, describe, extra_variants=(),
+               scale_hints=None):
+    got = _call(fn, args, describe)
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        if ref.ndim == 2 and got.shape == ref.shape[::-1]:
+            raise CheckFailed(f"{name} has shape {shape_str(letters[::-1])} = "
+                              f"{shape_str(got.shape)}, expected {shape_str(letters)} "
+                              f"= {shape_str(ref.shape)}: you computed its transpose; "
+                              f"use {formula}")
+        raise CheckFailed(f"{name} has shape {shape_str(got.shape)}, expected "
+                          f"{shape_str(letters)} = {shape_str(ref.shape)}; use "
+                          f"{formula}")
+    err = rel_error(got, ref)
+    if err < TOL:
+        return
+    for variant, hint in extra_variants:
+        if rel_error(got, variant) < TOL:
+            raise CheckFailed(f"{name} is wrong: {hint}")
+    c = _scale_factor(got, ref)
+    if c is not None and scale_hints:
+        for value, hint in scale_hints:
+            if rel_error(c, value) < TOL:
+                raise CheckFailed(f"{name} is wrong: {hint}")
+    if c is not None:
+        raise CheckFailed(f"{name} is wrong: it is exactly {c:.4g} times the correct "
+                          f"value; use {formula}")
+    raise CheckFailed(f"{name} is wrong (relative error {err:.1e}); expected {formula}")
+
+
 # --------------------------------------------------------------------------- chapter 2
 LOGREG_CASES = ((6, 3), (4, 7), (9, 2))      # (N, P), N != P
 
