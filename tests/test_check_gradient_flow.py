@@ -107,7 +107,9 @@ def test_layer_grad_norms_hints(wrong, hint):
 def test_initializer_passes_the_library_initializers(capsys):
     check.initializer(init.he_normal, "he_normal")
     check.initializer(init.glorot_uniform, "glorot_uniform")
-    out = capsys.readouterr().out.splitlines()
+    # Two passing messages (each folded to the column: continuation lines are indented).
+    out = [line for line in capsys.readouterr().out.splitlines()
+           if not line.startswith("  ")]
     assert len(out) == 2 and all(line.startswith("\u2713") for line in out)
 
 
@@ -133,3 +135,12 @@ def test_initializer_hints(kind, wrong, hint):
 def test_initializer_rejects_an_unknown_kind():
     with pytest.raises(ValueError, match="kind"):
         check.initializer(init.he_normal, "lecun")
+
+
+def test_a_passing_message_fits_the_books_column(capsys):
+    # The column shows 80 characters of output; a longer line scrolls off the page.
+    from lecture_lib.check._base import MESSAGE_WIDTH, ok
+    ok("word " * 40)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 1 and all(len(line) <= MESSAGE_WIDTH for line in lines)
+    assert lines[0].startswith("\u2713") and lines[1].startswith("  ")
