@@ -151,7 +151,7 @@ class ReportMissingCells(NbGraderPreprocessor):
                 info["student"], info["notebook"], ", ".join(missing),
                 f"; restored from the release and graded: {', '.join(restored)}"
                 if restored else "",
-                f"; not restored (the student's answer is missing): {', '.join(lost)}"
+                f"; not restored (ungraded, or the student's answer): {', '.join(lost)}"
                 if lost else "")
             resources.setdefault("coursetools", {})["missing_cells"] = missing
         return nb, resources

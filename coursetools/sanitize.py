@@ -153,6 +153,33 @@ class QuietOverwriteCells(OverwriteCells):
                 report_entry(resources, "tampering", f"{gid} edited", self._nb)
         return super().preprocess_cell(cell, resources, cell_index)
 
+    def add_missing_grade_cells(self, nb, resources):
+        """nbgrader's, placing a restored cell after the nearest earlier cell of the
+        release that the submission has (nbgrader's own looks only at graded and
+        solution cells, and fails when the cell before it is a read-only self-check).
+        """
+        source = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        cells = source.source_cells
+        names = [c.name for c in cells]
+        graded = {c.name: c for c in source.grade_cells}
+        solutions = {c.name for c in source.solution_cells}
+        for at, name in enumerate(names):
+            if name not in graded or any(grade_id(c) == name for c in nb.cells):
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook",
+                             name)
+            cell = self.missing_cell_transform(cells[at], graded[name].max_score,
+                                               is_solution=name in solutions)
+            cell["id"] = f"restored-{name}"[:64]
+            position = 0
+            for earlier in reversed(names[:at]):
+                found = [i for i, c in enumerate(nb.cells) if grade_id(c) == earlier]
+                if found:
+                    position = found[-1] + 1
+                    break
+            nb.cells.insert(position, cell)
+        return nb, resources
+
     def report_change(self, name, attr, old, new):
         if attr == "checksum" and self._quiet:
             return
