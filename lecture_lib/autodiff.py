@@ -162,14 +162,17 @@ class Tensor:
         return make_node(-self.data, (self,), "neg", _backward)
 
     def __pow__(self, exponent):
+        """``x ** c`` for a number c, as numpy computes it (torch differs only for c =
+        +-0.5 at x = -0 and x = -inf, where it computes sqrt and 1/sqrt instead)."""
         if not isinstance(exponent, (int, float, np.integer, np.floating)):
             raise TypeError(f"Tensor ** exponent needs a number exponent, got "
                             f"{type(exponent).__name__}")
         if isinstance(exponent, np.generic):        # a Python number keeps the dtype
             exponent = exponent.item()
         data = self.data ** exponent
-        def _backward(g):
-            self.add_grad(g * exponent * self.data ** (exponent - 1))
+        def _backward(g):                   # x**0 is constant: gradient 0, also at 0
+            self.add_grad(g * exponent * self.data ** (exponent - 1) if exponent
+                          else np.zeros_like(g))
         return make_node(data, (self,), f"**{exponent}", _backward)
 
     __radd__ = __add__
@@ -219,15 +222,16 @@ class Tensor:
 
     # ---- reductions ------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
+        data = self.data.sum(axis=axis, keepdims=keepdims)
+        axis = axis if self.ndim else None  # 0-d: numpy's axis 0 or -1 is the whole x
         def _backward(g):                   # every summand gets the sum's gradient
             g = g if keepdims or axis is None else np.expand_dims(g, axis)
             self.add_grad(np.broadcast_to(g, self.shape))
-        data = self.data.sum(axis=axis, keepdims=keepdims)
         return make_node(data, (self,), "sum", _backward)
 
     def mean(self, axis=None, keepdims=False):
         axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
-        count = int(np.prod([self.shape[a] for a in axes]))
+        count = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
         return self.sum(axis=axis, keepdims=keepdims) / count
 
     # ---- backpropagation -------------------------------------------------------------
@@ -311,10 +315,11 @@ def _tensor(x):
 
 # ---- elementwise functions -----------------------------------------------------------
 def relu(x):
-    """max(x, 0); its derivative is taken to be 0 at x = 0 (as torch)."""
+    """max(x, 0). Backward, as torch: exactly 0 where x <= 0 (the kink x = 0 included,
+    even where g is inf or nan), g everywhere else, x = nan included."""
     x = _tensor(x)
     def _backward(g):
-        x.add_grad(g * (x.data > 0))
+        x.add_grad(np.where(x.data <= 0, 0, g))
     return make_node(np.maximum(x.data, 0), (x,), "relu", _backward)
 
 
@@ -394,8 +399,9 @@ def softmax_cross_entropy(logits, labels):
 
 
 def binary_cross_entropy_with_logits(z, y):
-    r"""Mean of $-[y \log\sigma(z) + (1-y)\log(1-\sigma(z))] = \max(z,0) - zy + \log(1 +
-    e^{-|z|})$, finite for any ``z``; ``y`` in [0, 1] has the shape of ``z``.
+    r"""Mean of $-[y \log\sigma(z) + (1-y)\log(1-\sigma(z))] = (1-y)z + \max(-z,0) +
+    \log(1 + e^{-|z|})$, finite for any finite ``z`` (torch's arrangement: an infinite
+    ``z`` gives torch's inf or nan); ``y`` in [0, 1] has the shape of ``z``.
 
     Backward: $\partial L/\partial z = (\sigma(z) - y)/n$, $\partial L/\partial y =
     -z/n$.
@@ -405,7 +411,8 @@ def binary_cross_entropy_with_logits(z, y):
     if y.shape != z.shape:
         raise ValueError(f"targets y must have the shape of the logits z {z.shape}, "
                          f"got {y.shape}")
-    losses = np.maximum(z.data, 0) - z.data * y.data + np.log1p(np.exp(-np.abs(z.data)))
+    losses = ((1 - y.data) * z.data + np.maximum(-z.data, 0)
+              + np.log1p(np.exp(-np.abs(z.data))))
     def _backward(g):
         scale = g / z.data.size
         if z.requires_grad: z.add_grad((F.sigmoid(z.data) - y.data) * scale)

@@ -109,14 +109,16 @@ def clip_grad_norm(params, max_norm):
     As ``torch.nn.utils.clip_grad_norm_``, the factor is $c/(\|g\| + 10^{-6})$ (the
     $10^{-6}$ avoids dividing by zero, so a clipped norm lands just below $c$) and the
     norm *before* clipping is returned (here as a float). Gradients are replaced, not
-    modified in place.
+    modified in place. As in torch, a non-finite norm clips too: a nan entry makes every
+    entry of every gradient nan; an inf entry makes the finite entries 0 and itself nan.
+    So a step taken after it is never an unclipped one: it makes parameters nan.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
     params = _grads(params)
     total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
     coef = max_norm / (total + 1e-6)
-    if coef < 1:
+    if not coef >= 1:                       # a nan coef (a nan norm) clips too
         for p in params:
             p.grad = p.grad * coef
     return total

@@ -253,3 +253,27 @@ def test_clip_grad_value_matches_torch():
     torch.nn.utils.clip_grad_value_(theirs, 0.5)
     for p, tp in zip(ours[:2], theirs[:2]):
         assert_close(p.grad, tp.grad)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_clip_grad_norm_with_a_nan_or_inf_gradient(bad):
+    # One nan (or inf) gradient entry makes the norm nan (inf). torch then scales every
+    # gradient by nan (by 0: finite entries 0, the inf one nan) and so must the engine:
+    # before issue 21 it left the gradients as they were (coef < 1 is False for nan),
+    # and the step after the clip was an unclipped one. A failure means the norm, a
+    # gradient or the step after the clip is not torch's.
+    ours, theirs = grads_pair(10.0)
+    ours[0].grad[1, 2] = theirs[0].grad[1, 2] = bad
+    starts = [p.data.copy() for p in ours]
+    with np.errstate(invalid="ignore"):                  # inf * 0: nan, as meant
+        total = optim.clip_grad_norm(ours, max_norm=1.0)
+    ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm=1.0)
+    np.testing.assert_array_equal(total, ttotal.item())
+    for p, tp in zip(ours[:2], theirs[:2]):
+        np.testing.assert_array_equal(p.grad, tp.grad.numpy())
+    optim.SGD(ours, lr=0.1).step()
+    torch.optim.SGD(theirs, lr=0.1).step()
+    for p, tp, start in zip(ours, theirs, starts):
+        np.testing.assert_array_equal(p.data, tp.detach().numpy())
+        moved = p.data != start
+        assert np.all(np.isnan(p.data[moved])), "an unclipped step moved a parameter"
