@@ -340,9 +340,13 @@ def is_hidden_test(cell):
 
 
 def is_self_check(cell):
-    """An autograded test cell students see: grade, not solution, not hidden tests."""
-    return (cell.cell_type == "code" and nbgrader_utils.is_grade(cell)
-            and not nbgrader_utils.is_solution(cell) and not is_hidden_test(cell))
+    """A test cell students see: a locked code cell, graded or read-only (where the
+    grader decides the hidden tests, self-checks carry no points), not a solution, not
+    hidden tests."""
+    meta = cell.metadata.get("nbgrader", {})
+    return (cell.cell_type == "code" and (meta.get("grade") or meta.get("locked"))
+            and bool(meta.get("grade_id")) and not nbgrader_utils.is_solution(cell)
+            and not is_hidden_test(cell))
 
 
 def student_pipeline(clear_output=True):

@@ -560,7 +560,8 @@ def source_solutions(nb):
                     inside = False
                 elif not inside:
                     outside.add(line.strip())
-            if meta.get("grade") and not meta.get("solution") and not marked:
+            if (meta.get("grade") or meta.get("locked")) and not meta.get("solution") \
+                    and not marked:                   # graded or read-only self-checks
                 checks.append(cell.source)
             continue
         i = 0
