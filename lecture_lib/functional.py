@@ -28,8 +28,9 @@ def sigmoid(z):
 
 def _shifted_exp(z, axis):
     """``z`` minus its maximum along ``axis``, its exponential, and the sum of that: the
-    shift changes no softmax but keeps ``exp`` at most 1, so nothing overflows."""
-    shifted = z - z.max(axis=axis, keepdims=True)
+    shift changes no softmax but keeps ``exp`` at most 1, so nothing overflows. An empty
+    axis gives an empty result, as torch."""
+    shifted = z - z.max(axis=axis, keepdims=True, initial=-np.inf)
     e = np.exp(shifted)
     return shifted, e, e.sum(axis=axis, keepdims=True)
 
