@@ -293,7 +293,8 @@ def _pack(desired, widths, gap):
 def _place(nodes, level, slot_w, box_dx, op_dx):
     """Slot centres x (inches) per node, by sweeps: each operation's slot is centred
     over its inputs (the chain counts, a leaf beside it little), each leaf is put under
-    the circle it feeds, and every level is packed without overlap."""
+    the circle of the lowest operation it feeds, and every level is packed without
+    overlap."""
     users = _users(nodes)
     topo = {id(n): i for i, n in enumerate(nodes)}
     rows = [[] for _ in range(max(level.values()) + 1)]
@@ -301,7 +302,11 @@ def _place(nodes, level, slot_w, box_dx, op_dx):
         rows[level[id(n)]].append(id(n))
     inputs = {id(n): [(id(p), 1.0 if p._prev else 0.25)
                       for p in {id(q): q for q in n._prev}.values()] for n in nodes}
-    leaf_users = {id(n): [id(u) for u in users[id(n)]] for n in nodes if not n._prev}
+    leaf_users = {}                     # a leaf goes under its lowest users' circles
+    for n in nodes:
+        if not n._prev and users[id(n)]:
+            lowest = min(level[id(u)] for u in users[id(n)])
+            leaf_users[id(n)] = [id(u) for u in users[id(n)] if level[id(u)] == lowest]
     x = {}
 
     def pack(row, desired):
