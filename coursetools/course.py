@@ -359,8 +359,8 @@ def main(argv=None):
                          help="the whole chapter as graded notebook; with REV, the "
                               "chapters at that git revision, execution time only")
     p_bench.add_argument("--class", dest="class_size", type=int, metavar="N",
-                         help="instead: grade N copies of the first chapter's "
-                              "solutions with `grade`, at each --jobs value")
+                         help="instead: grade N copies of chapter 3's (or the first "
+                              "--chapters') solutions with `grade`, at each --jobs")
     p_bench.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
 
@@ -430,8 +430,11 @@ def class_bench(course_dir, chapter, size, jobs_list, log=print):
     return rows
 
 
+CLASS_CHAPTER = CHAPTERS_DIR / "03_twolayer_gradients.ipynb"   # the issue's class
+
+
 def _class_bench_command(parser, args, selected):
-    chapter = (selected or chapters())[0]
+    chapter = (selected or [CLASS_CHAPTER])[0]
     tmp = tempfile.mkdtemp(prefix="coursetools-class-")
     print(f"grading a class of {args.class_size} copies of {chapter.stem}'s solutions; "
           f"{os.cpu_count()} CPUs")

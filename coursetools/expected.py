@@ -14,11 +14,12 @@ import json
 import sys
 
 from lecture_lib.check import _twolayer as tl
-from lecture_lib.check._cases import given, layer_steps, twolayer_networks
+from lecture_lib.check._cases import given, layer_steps, one_argument, twolayer_networks
+from lecture_lib.check._counting import COUNT_CASES
 from lecture_lib.check._record import encode
 from lecture_lib.check._stored import EXPECTED_FILE
 
-from .references import MISTAKES, twolayer_backward
+from .references import MISTAKES, parameter_count, twolayer_backward
 
 __all__ = ["table", "main"]
 
@@ -60,6 +61,10 @@ def table():
         "relu_backward": _steps("relu_backward", lambda dh, q: dh * (q > 0), relu),
         "jacobian_memory": _entry(given(tl.MEMORY_CASES), lambda a: (
             a[1] * a[0] * a[1] * a[2], a[0] * a[1] * a[2]), memory),
+        "parameter_count": _entry(one_argument(COUNT_CASES),
+                                  lambda a: parameter_count(*a),
+                                  {name: (lambda a, f=f: f(a)) for name, f in
+                                   MISTAKES["parameter_count"].items()}),
     }
 
 

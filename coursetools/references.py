@@ -15,7 +15,8 @@ import numpy as np
 
 from lecture_lib.functional import sigmoid
 
-__all__ = ["twolayer_backward", "REFERENCES", "MISTAKES"]
+__all__ = ["twolayer_backward", "parameter_count", "initial_losses", "REFERENCES",
+           "MISTAKES", "TOLERANCES"]
 
 
 def twolayer_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="relu"):
@@ -65,13 +66,53 @@ def _jacobian_memory(args, **_):
     return (K2 * K1 * K2 * nbytes, K1 * K2 * nbytes)
 
 
+def parameter_count(sizes):
+    """Weights and biases of a fully connected network with widths ``sizes = [P, K1,
+    ..., K]``: layer d has a (K_{d-1}, K_d) weight matrix and K_d biases."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+def initial_losses(K, scale, seed):
+    """Chapter 1's untrained [128] network on the digits 0..K-1 of MNIST's training set:
+    its cross-entropy before and after every parameter is multiplied by ``scale``."""
+    import torch
+    from torch import nn
+
+    from lecture_lib.data import load_mnist
+    from lecture_lib.train import softmax_network
+    X_train, y_train = load_mnist("train")
+    torch.manual_seed(seed)
+    keep = y_train < K
+    X_k, y_k = torch.from_numpy(X_train[keep]), torch.from_numpy(y_train[keep])
+    model = softmax_network([128], n_classes=K)
+    with torch.no_grad():
+        before = nn.functional.cross_entropy(model(X_k), y_k).item()
+        for p in model.parameters():
+            p.mul_(scale)
+        after = nn.functional.cross_entropy(model(X_k), y_k).item()
+    return before, after
+
+
 #: task name -> reference(args, **options)
 REFERENCES = {"twolayer": _twolayer, "twolayer_chapter_batch": _twolayer,
-              "layer_step": _step, "jacobian_memory": _jacobian_memory}
+              "layer_step": _step, "jacobian_memory": _jacobian_memory,
+              "parameter_count": lambda args, **_: parameter_count(*args),
+              "n_256_64": lambda args, **_: parameter_count([784, 256, 64, 10]),
+              "initial_losses": lambda args, **_: initial_losses(*args)}
+#: task name -> relative tolerance, where not coursetools.verdicts.TOL (float32 sums in
+#: another thread count differ in the last digits)
+TOLERANCES = {"initial_losses": 1e-4}
 
 #: task name -> {mistake: function(args, **options)}: what typical wrong answers return
 #: (the self-checks store these outputs to diagnose a wrong answer).
 MISTAKES = {
+    "parameter_count": {
+        "weights only": lambda a, **_: sum(x * y for x, y in zip(a[0][:-1], a[0][1:])),
+        "input biases": lambda a, **_: sum((x + 1) * y - y + x
+                                           for x, y in zip(a[0][:-1], a[0][1:])),
+        "no output layer": lambda a, **_: parameter_count(a[0][:-1]),
+        "no output bias": lambda a, **_: parameter_count(a[0]) - a[0][-1],
+    },
     "twolayer": {
         "no mask in layer 2": lambda a, layer2="relu", **_: twolayer_backward(
             *a, mask2=False, layer2=layer2),

@@ -29,7 +29,7 @@ from lecture_lib.check._record import MIME
 from lecture_lib.check._stored import decode
 from lecture_lib.gradcheck import rel_error
 
-from .references import REFERENCES
+from .references import REFERENCES, TOLERANCES
 
 __all__ = ["RecordSpecError", "record_calls", "recorded", "decode", "compare",
            "judge_cell", "TOL"]
@@ -78,20 +78,20 @@ def recorded(cell):
             and MIME in o.get("data", {})]
 
 
-def _compare_array(got, ref, name):
+def _compare_array(got, ref, name, tol=TOL):
     ref = np.asarray(ref, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)
     if got.shape != ref.shape and not (ref.ndim == 0 and got.size == 1):
         return f"{name} has shape {got.shape}, expected {ref.shape}"
     err = rel_error(got.reshape(ref.shape), ref, ignore_nan=False)
-    if not err < TOL:
+    if not err < tol:
         return f"{name}: relative error {err:.1e}"
     return None
 
 
-def compare(got, ref, name="the answer"):
+def compare(got, ref, name="the answer", tol=TOL):
     """None when `got` matches `ref` (dict keys of ref but 'X' required, arrays to
-    TOL relative error); else what differs first."""
+    `tol` relative error); else what differs first."""
     if isinstance(ref, dict):
         if not isinstance(got, dict):
             return f"{name} is not a dict"
@@ -100,7 +100,7 @@ def compare(got, ref, name="the answer"):
                 if key == "X":
                     continue
                 return f"{name} lacks the key {key!r}"
-            problem = _compare_array(got[key], ref[key], f"d{key}")
+            problem = _compare_array(got[key], ref[key], f"d{key}", tol)
             if problem:
                 return problem
         return None
@@ -108,11 +108,11 @@ def compare(got, ref, name="the answer"):
         if not isinstance(got, list) or len(got) != len(ref):
             return f"{name} is not a sequence of {len(ref)} values"
         for i, (g, r) in enumerate(zip(got, ref)):
-            problem = compare(g, r, f"value {i + 1}")
+            problem = compare(g, r, f"value {i + 1}", tol)
             if problem:
                 return problem
         return None
-    return _compare_array(got, ref, name)
+    return _compare_array(got, ref, name, tol)
 
 
 def _judge_call(task, options, record):
@@ -130,7 +130,8 @@ def _judge_call(task, options, record):
             got = decode(answer.get("value"))
         except ValueError as err:
             return len(cases), f"{where}: {err}"
-        problem = compare(got, REFERENCES[task](args, **options))
+        problem = compare(got, REFERENCES[task](args, **options),
+                          tol=TOLERANCES.get(task, TOL))
         if problem:
             return len(cases), f"{where}: {problem}"
     return len(cases), None
@@ -150,9 +151,13 @@ def judge_cell(source, cell):
         errors = [f"{o.get('ename')}: {str(o.get('evalue'))[:200]}"
                   for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         why = errors[0] if errors else "the cell did not run through"
-        tampering = (f"{len(records)} records for {len(calls)} calls" if records else
-                     None if errors else "the hidden test ran without error and "
-                     "recorded nothing: its code did not run as written")
+        if errors and len(records) < len(calls):      # an honest crash part way
+            tampering = None
+        elif not records and not errors:
+            tampering = ("the hidden test ran without error and recorded nothing: its "
+                         "code did not run as written")
+        else:
+            tampering = f"{len(records)} records for {len(calls)} calls"
         return (False, [f"{len(records)} answer records for {len(calls)} tests ({why})"],
                 tampering)
     lines = []

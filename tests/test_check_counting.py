@@ -1,5 +1,5 @@
 """check.parameter_count (chapter 1): right answers pass with the one success line, each
-typical miscount fails with the hint that names it."""
+typical miscount fails with the hint that names it (from the stored counts)."""
 import pytest
 
 from lecture_lib import check
@@ -17,9 +17,8 @@ def test_the_right_count_passes(capsys):
 
 def test_the_lecture_network_is_101770():
     # A reference off by one layer's biases would pass a wrong student answer here.
-    check.parameter_count(right, cases=((784, 128, 10),))
     with pytest.raises(CheckFailed, match="expected 101,770 parameters, got 101769"):
-        check.parameter_count(lambda s: 101_769, cases=((784, 128, 10),))
+        check.parameter_count(lambda s: 101_769)
 
 
 @pytest.mark.parametrize("wrong, hint", [
@@ -36,4 +35,4 @@ def test_typical_miscounts_are_named(wrong, hint):
 def test_a_wrong_count_names_the_sizes_and_both_numbers():
     with pytest.raises(CheckFailed, match=r"sizes \[3, 5, 2\]: expected 32 parameters, "
                                           r"got 7"):
-        check.parameter_count(lambda s: 7, cases=((3, 5, 2),))
+        check.parameter_count(lambda s: 7 if s == [3, 5, 2] else right(s))

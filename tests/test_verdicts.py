@@ -68,6 +68,11 @@ def test_forged_missing_or_swapped_records_score_nothing():
     assert judged[0] is False and "recorded nothing" in judged[2]
     judged = verdicts.judge_cell(HIDDEN, executed(error="NameError"))
     assert judged[0] is False and judged[2] is None                  # an honest crash
+    judged = verdicts.judge_cell(HIDDEN, executed(tanh_answers(), error="NameError"))
+    assert judged[0] is False and judged[2] is None                  # ... part way
+    judged = verdicts.judge_cell(HIDDEN, executed(tanh_answers(), MEMORY_RIGHT,
+                                                  MEMORY_RIGHT))
+    assert judged[0] is False and "3 records for 2 calls" in judged[2]
     judged = verdicts.judge_cell(HIDDEN, executed(MEMORY_RIGHT, tanh_answers()))
     assert judged[0] is False
 

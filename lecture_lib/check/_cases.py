@@ -79,8 +79,20 @@ def given(cases, **_):
     return [tuple(case) for case in cases]
 
 
+def one_argument(cases, **_):
+    """Each case as the one argument of the call (a list: e.g. layer sizes)."""
+    return [(list(case),) for case in cases]
+
+
+def no_input(**_):
+    """One call without arguments (the recorded thing is a value, not a function)."""
+    return [()]
+
+
 TASKS = {"twolayer": twolayer_networks, "twolayer_chapter_batch": twolayer_chapter_batch,
-         "layer_step": layer_steps, "jacobian_memory": given}
+         "layer_step": layer_steps, "jacobian_memory": given,
+         "parameter_count": one_argument, "n_256_64": no_input,
+         "initial_losses": given}
 
 
 def inputs(task, **options):

@@ -43,12 +43,14 @@ def encode(value, depth=0):
 
 def record(task, fn, **options):
     """Run ``fn`` on every input of ``task`` (made from ``options``) and show the answers
-    for the grader; print how many were recorded. The verdict is the grader's."""
+    for the grader (a value that is not a function is recorded as it is). The verdict
+    is the grader's."""
     from IPython.display import display
     answers = []
     for args in inputs(task, **options):
         try:
-            answers.append({"value": encode(fn(*copy.deepcopy(args)))})
+            value = fn(*copy.deepcopy(args)) if callable(fn) else fn
+            answers.append({"value": encode(value)})
         except Exception as err:               # the student's code failed on this input
             answers.append({"error": f"{type(err).__name__}: {str(err)[:300]}"})
     display({MIME: {"task": task, "options": options, "function": getattr(
