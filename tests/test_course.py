@@ -175,7 +175,7 @@ def graded_class(tmp_path_factory):
             zf.writestr(f"{LMS_NAMES[student]}_{NAME}{suffix}.ipynb", text)
     collect = course.nbgrader(root, "zip_collect", NAME, timeout=300)
     autograde = course.nbgrader(root, "autograde", NAME,
-                                f"--Execute.timeout={LOOP_TIMEOUT}", timeout=600,
+                                f"--SandboxExecute.timeout={LOOP_TIMEOUT}", timeout=600,
                                 check=False)
     export = course.nbgrader(root, "export", timeout=300)
     feedback = course.nbgrader(root, "generate_feedback", NAME, timeout=300,
