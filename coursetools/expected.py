@@ -14,12 +14,14 @@ import json
 import sys
 
 from lecture_lib.check import _twolayer as tl
-from lecture_lib.check._cases import given, layer_steps, one_argument, twolayer_networks
+from lecture_lib.check import _gradients as ch2
+from lecture_lib.check._cases import (given, layer_steps, logistic_data, one_argument,
+                                      tanh_nodes, twolayer_networks)
 from lecture_lib.check._counting import COUNT_CASES
 from lecture_lib.check._record import encode
 from lecture_lib.check._stored import EXPECTED_FILE
 
-from .references import MISTAKES, parameter_count, twolayer_backward
+from .references import MISTAKES, REFERENCES, parameter_count, twolayer_backward
 
 __all__ = ["table", "main"]
 
@@ -36,6 +38,10 @@ def _twolayer(layer2):
                 for name, f in MISTAKES["twolayer"].items()
                 if name != "relu network" or layer2 == "tanh"}
     return _entry(nets, lambda a: twolayer_backward(*a, layer2=layer2), mistakes)
+
+
+def _bound(task):
+    return {name: (lambda a, f=f: f(a)) for name, f in MISTAKES[task].items()}
 
 
 def _steps(step, answer, mistakes=None):
@@ -61,6 +67,12 @@ def table():
         "relu_backward": _steps("relu_backward", lambda dh, q: dh * (q > 0), relu),
         "jacobian_memory": _entry(given(tl.MEMORY_CASES), lambda a: (
             a[1] * a[0] * a[1] * a[2], a[0] * a[1] * a[2]), memory),
+        "logreg_grads": _entry(logistic_data(ch2.LOGREG_CASES, ch2.SEED),
+                               REFERENCES["logreg"]),
+        "tanh_backward": _entry(tanh_nodes(ch2.TANH_SHAPES, ch2.SEED),
+                                REFERENCES["tanh_backward"], _bound("tanh_backward")),
+        "reused_node": _entry(given(ch2.REUSE_POINTS), REFERENCES["reused_node"],
+                              _bound("reused_node")),
         "parameter_count": _entry(one_argument(COUNT_CASES),
                                   lambda a: parameter_count(*a),
                                   {name: (lambda a, f=f: f(a)) for name, f in

@@ -4,7 +4,8 @@ automatic route to the answer.
 An exercise that asks for gradients derived by hand (``HAND_DERIVED``) earns nothing
 for gradients the computer derived. After grading, the solution cells of those
 exercises (``<label>-code``) are parsed (never run) and every use of a name below is
-listed: torch (its autograd), the book's autodiff engine, ``lecture_lib.frameworks``,
+listed: torch (its autograd), the book's autodiff engine (``Tensor``),
+``lecture_lib.frameworks``,
 the book's own network code (``twolayer.backward``) and the gradient checker's engine
 and torch routes. The instructor's report flags the student (``flagged``); the score is
 not changed, so a false alarm costs nothing and a real one is looked at by a person.
@@ -16,10 +17,13 @@ import ast
 __all__ = ["HAND_DERIVED", "FORBIDDEN_NAMES", "forbidden_uses"]
 
 #: exercise labels whose gradients must be derived by hand
-HAND_DERIVED = {"ex-twolayer-tanh", "ex-twolayer-bug", "ex-twolayer-steps"}
+HAND_DERIVED = {"ex-twolayer-tanh", "ex-twolayer-bug", "ex-twolayer-steps",
+                "ex-graphs-dx", "ex-graphs-logreg", "ex-graphs-tanh", "ex-graphs-reuse",
+                "ex-feature-count"}
 #: a dotted name is forbidden if it ends with one of these (``x.backward()`` included)
-FORBIDDEN_NAMES = ("torch", "autograd", "autodiff", "frameworks", "twolayer.backward",
-                   "twolayer_grads_engine", "twolayer_grads_torch", ".backward")
+FORBIDDEN_NAMES = ("torch", "autograd", "autodiff", "Tensor", "frameworks",
+                   "twolayer.backward", "twolayer_grads_engine", "twolayer_grads_torch",
+                   ".backward")
 
 
 def _dotted(node):

@@ -15,8 +15,8 @@ import numpy as np
 
 from lecture_lib.functional import sigmoid
 
-__all__ = ["twolayer_backward", "parameter_count", "initial_losses", "REFERENCES",
-           "MISTAKES", "TOLERANCES"]
+__all__ = ["twolayer_backward", "parameter_count", "initial_losses", "input_grad",
+           "logreg_grads", "descent", "REFERENCES", "MISTAKES", "TOLERANCES"]
 
 
 def twolayer_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="relu"):
@@ -93,12 +93,45 @@ def initial_losses(K, scale, seed):
     return before, after
 
 
+def input_grad(W, b, x, y):
+    """dL/dx (P,) of one observation's binary cross-entropy, W (P, 1), x (P,)."""
+    return W[:, 0] * (sigmoid(x @ W[:, 0] + b) - y)
+
+
+def logreg_grads(W, b, X, y, mean=True):
+    """(dW (P, 1), db) of the MEAN binary cross-entropy of sigma(X W + b)."""
+    r = (sigmoid(X @ W[:, 0] + b) - y) / (X.shape[0] if mean else 1)
+    return (X.T @ r).reshape(W.shape), float(r.sum())
+
+
+def descent(eta, steps, n):
+    """Chapter 2's gradient descent from zero on the first n threes and fives of the
+    fitting part of MNIST's training set: (losses before each step, W (P, 1), b)."""
+    from lecture_lib.data import binary_task, load_mnist, train_validation_split
+    X_train, digits = load_mnist("train")
+    (X_fit, d_fit), _ = train_validation_split(X_train, digits)
+    X, y = binary_task(X_fit, d_fit, n=n)
+    W, b, losses = np.zeros((X.shape[1], 1)), 0.0, []
+    for _ in range(steps):
+        z = X @ W[:, 0] + b
+        losses.append(float(np.mean(np.logaddexp(0, z) - y * z)))
+        dW, db = logreg_grads(W, b, X, y)
+        W, b = W - eta * dW, b - eta * db
+    return losses, W, b
+
+
 #: task name -> reference(args, **options)
 REFERENCES = {"twolayer": _twolayer, "twolayer_chapter_batch": _twolayer,
               "layer_step": _step, "jacobian_memory": _jacobian_memory,
               "parameter_count": lambda args, **_: parameter_count(*args),
               "n_256_64": lambda args, **_: parameter_count([784, 256, 64, 10]),
-              "initial_losses": lambda args, **_: initial_losses(*args)}
+              "initial_losses": lambda args, **_: initial_losses(*args),
+              "input_grad": lambda args, **_: input_grad(*args),
+              "logreg": lambda args, **_: logreg_grads(*args),
+              "logreg_mnist": lambda args, **_: logreg_grads(*args),
+              "tanh_backward": lambda args, **_: (1 - args[0] ** 2) * args[1],
+              "reused_node": lambda args, **_: (2 * args[0] + args[1], args[0]),
+              "descent": lambda args, **_: descent(*args)}
 #: task name -> relative tolerance, where not coursetools.verdicts.TOL (float32 sums in
 #: another thread count differ in the last digits)
 TOLERANCES = {"initial_losses": 1e-4}
@@ -106,6 +139,16 @@ TOLERANCES = {"initial_losses": 1e-4}
 #: task name -> {mistake: function(args, **options)}: what typical wrong answers return
 #: (the self-checks store these outputs to diagnose a wrong answer).
 MISTAKES = {
+    "tanh_backward": {
+        "tanh again": lambda a, **_: (1 - np.tanh(a[0]) ** 2) * a[1],
+        "local alone": lambda a, **_: 1 - a[0] ** 2,
+        "sigmoid": lambda a, **_: a[0] * (1 - a[0]) * a[1],
+        "square of 1 - out": lambda a, **_: (1 - a[0]) ** 2 * a[1],
+    },
+    "reused_node": {
+        "second factor only": lambda a, **_: (a[0] + a[1], a[0]),
+        "through s only": lambda a, **_: (a[0], a[0]),
+    },
     "parameter_count": {
         "weights only": lambda a, **_: sum(x * y for x, y in zip(a[0][:-1], a[0][1:])),
         "input biases": lambda a, **_: sum((x + 1) * y - y + x

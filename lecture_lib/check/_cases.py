@@ -89,10 +89,49 @@ def no_input(**_):
     return [()]
 
 
+def logistic_points(cases, rng, **_):
+    """(W (P, 1), b, x (P,), y) per (P, y) in `cases`: one observation of logistic
+    regression."""
+    rng = np.random.default_rng(rng)
+    return [(rng.normal(size=(P, 1)), float(rng.normal()), rng.normal(size=P), float(y))
+            for P, y in cases]
+
+
+def logistic_data(cases, rng, **_):
+    """(W (P, 1), b, X (N, P), y (N,)) per (N, P) in `cases`, y half ones."""
+    rng = np.random.default_rng(rng)
+    out = []
+    for N, P in cases:
+        W, b = rng.normal(size=(P, 1)), float(rng.normal())
+        X = rng.normal(size=(N, P))
+        y = np.tile([0.0, 1.0], N)[:N]
+        rng.shuffle(y)
+        out.append((W, b, X, y))
+    return out
+
+
+def logistic_mnist(n, rng, **_):
+    """(W (784, 1) ~ N(0, 0.01^2), b = 0.1, X (n, 784), y (n,)): the first n threes and
+    fives of MNIST's training set."""
+    from lecture_lib.data import binary_task, load_mnist
+    X_all, digits = load_mnist("train")
+    X, y = binary_task(X_all, digits, n=n)
+    return [(np.random.default_rng(rng).normal(0, 0.01, size=(784, 1)), 0.1, X, y)]
+
+
+def tanh_nodes(shapes, rng, **_):
+    """(out = tanh(u), upstream) of each shape, u ~ N(0, 1.5^2)."""
+    rng = np.random.default_rng(rng)
+    return [(np.tanh(rng.normal(size=shape) * 1.5), rng.normal(size=shape))
+            for shape in shapes]
+
+
 TASKS = {"twolayer": twolayer_networks, "twolayer_chapter_batch": twolayer_chapter_batch,
          "layer_step": layer_steps, "jacobian_memory": given,
          "parameter_count": one_argument, "n_256_64": no_input,
-         "initial_losses": given}
+         "initial_losses": given, "input_grad": logistic_points,
+         "logreg": logistic_data, "logreg_mnist": logistic_mnist,
+         "tanh_backward": tanh_nodes, "reused_node": given, "descent": given}
 
 
 def inputs(task, **options):

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functional import sigmoid as _sigmoid
 from ..notation import CHAIN_ORDER, SHAPE_LETTERS, lettered, shape_str
 from ._base import CheckFailed, ok, rel_error
+from ._cases import logistic_data, tanh_nodes
+from ._stored import stored
 
 __all__ = ["logreg_grads", "tanh_backward", "reused_node"]
 
@@ -123,164 +124,132 @@ def _error_table(got, ref, keys):
     return "\n".join(lines)
 
 
-def _check_one(fn, name, args, ref, letters, formula, describe, extra_variants=(),
-               scale_hints=None):
-    got = _call(fn, args, describe)
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != ref.shape:
-        if ref.ndim == 2 and got.shape == ref.shape[::-1]:
-            raise CheckFailed(f"{name} has shape {shape_str(letters[::-1])} = "
-                              f"{shape_str(got.shape)}, expected {shape_str(letters)} "
-                              f"= {shape_str(ref.shape)}: you computed its transpose; "
-                              f"use {formula}")
-        raise CheckFailed(f"{name} has shape {shape_str(got.shape)}, expected "
-                          f"{shape_str(letters)} = {shape_str(ref.shape)}; use "
-                          f"{formula}")
-    err = rel_error(got, ref)
-    if err < TOL:
-        return
-    for variant, hint in extra_variants:
-        if rel_error(got, variant) < TOL:
-            raise CheckFailed(f"{name} is wrong: {hint}")
-    c = _scale_factor(got, ref)
-    if c is not None and scale_hints:
-        for value, hint in scale_hints:
-            if rel_error(c, value) < TOL:
-                raise CheckFailed(f"{name} is wrong: {hint}")
-    if c is not None:
-        raise CheckFailed(f"{name} is wrong: it is exactly {c:.4g} times the correct "
-                          f"value; use {formula}")
-    raise CheckFailed(f"{name} is wrong (relative error {err:.1e}); expected {formula}")
-
-
 # --------------------------------------------------------------------------- chapter 2
 LOGREG_CASES = ((6, 3), (4, 7), (9, 2))      # (N, P), N != P
+TANH_SHAPES = ((5,), (3, 4))
+REUSE_POINTS = ((1.2, -0.7), (-2.5, 0.4), (0.3, 3.1))
+SEED = 0
 
 
-def logreg_grads(student_fn, cases=LOGREG_CASES, rng=0):
+def logreg_grads(student_fn):
     r"""Check ``student_fn(W, b, X, y) -> (dW, db)`` for logistic regression.
 
     W: (P, 1), b: a float; X: (N, P); y: (N,) in {0, 1}. The loss is the MEAN binary
-    cross-entropy of $\sigma(X W + b)$. Expected $dW = X^\top(\sigma(XW + b) - y)/N$ of
-    shape (P, 1) and $db = \sum_i (\sigma(z_i) - y_i)/N$, a scalar.
+    cross-entropy of $\sigma(X W + b)$; dW has the shape of W, db is a scalar. Compared
+    with stored values for fixed random data sets.
     """
-    rng = np.random.default_rng(rng)
-    for N, P in cases:
-        W, b = rng.normal(size=(P, 1)), float(rng.normal())
-        X = rng.normal(size=(N, P))
-        y = np.tile([0.0, 1.0], N)[:N]
-        rng.shuffle(y)
-        r = (_sigmoid(X @ W[:, 0] + b) - y) / N
-        dW_ref, db_ref = (X.T @ r).reshape(P, 1), float(r.sum())
+    table = stored("logreg_grads")
+    for n, (W, b, X, y) in enumerate(logistic_data(LOGREG_CASES, SEED)):
+        N, P = X.shape
+        dW_ref, db_ref = table["expected"][n]
         describe = (f"W {shape_str(W.shape)}, b a float, X {shape_str(X.shape)}, y "
                     f"{shape_str(y.shape)}")
-        out = _call(student_fn, (W.copy(), b, X.copy(), y.copy()), describe)
+        out = _call(student_fn, (W, b, X, y), describe)
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise CheckFailed(f"logreg_grads must return the pair (dW, db); got "
                               f"{type(out).__name__}")
         dW, db = (np.asarray(v, dtype=np.float64) for v in out)
         where = f"On {describe}:\n"
         if dW.shape != (P, 1):
-            if dW.shape == (1, P):
-                hint = (f"dW has shape (1, P) = (1, {P}), expected (P, 1) = ({P}, 1): "
-                        f"you computed its transpose; use X.T @ (p - y) with p - y a "
-                        f"column")
-            elif dW.shape == (P,):
-                hint = (f"dW has shape (P,) = ({P},), expected (P, 1) = ({P}, 1), the "
-                        f"shape of W: reshape it, dW.reshape(-1, 1)")
-            elif dW.shape in ((P, N), (N, N)) or N in dW.shape:
-                hint = (f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, "
-                        f"1): X @ W is an (N, 1) column and y an (N,) vector, and (N, "
-                        f"1) - (N,) broadcasts to (N, N); use y.reshape(-1, 1) (or X @ "
-                        f"W[:, 0])")
-            else:
-                hint = (f"dW has shape {shape_str(dW.shape)}, expected (P, 1) = ({P}, "
-                        f"1), the shape of W")
-            raise CheckFailed(where + hint)
+            raise CheckFailed(where + _logreg_shape_hint(dW.shape, N, P))
         if db.size != 1:
-            hint = (f"db has shape {shape_str(db.shape)}, expected a scalar: b is "
-                    f"added to every observation, so sum the contributions, (p - "
-                    f"y).sum() / N")
-            raise CheckFailed(where + hint)
-        for name, got, ref in (("dW", dW, dW_ref),
-                               ("db", db.reshape(()), np.asarray(db_ref))):
+            raise CheckFailed(where + f"db has shape {shape_str(db.shape)}, expected a "
+                                      f"scalar: b is added to every observation, so "
+                                      f"sum the contributions, (p - y).sum() / N")
+        for name, got, ref in (("dW", dW, dW_ref), ("db", db.reshape(()), db_ref)):
             if rel_error(got, ref) < TOL:
                 continue
             c = _scale_factor(got, ref)
             if c is not None:
-                hint = _scale_hint(c, N, "(p - y) / N")
-                raise CheckFailed(where + f"{name} is wrong: " + hint)
+                raise CheckFailed(where + f"{name} is wrong: "
+                                  + _scale_hint(c, N, "(p - y) / N"))
             raise CheckFailed(where + f"{name} is wrong (relative error "
-                                      f"{rel_error(got, ref):.1e}); "
-                              f"expected dW = X.T @ (sigmoid(X @ W + b) - y) / N, "
-                              f"db = (sigmoid(X @ W + b) - y).sum() / N")
-    ok(f"dW and db correct on {len(cases)} random data sets (N != P), e.g. N, P = "
-       f"{cases[0][0]}, {cases[0][1]}")
+                                      f"{rel_error(got, ref):.1e}); dW is X.T times "
+                                      f"(sigmoid(z) - y) / N, db their sum")
+    ok(f"dW and db correct on {len(LOGREG_CASES)} random data sets (N != P), e.g. N, "
+       f"P = {LOGREG_CASES[0][0]}, {LOGREG_CASES[0][1]}")
 
 
-def tanh_backward(student_fn, rng=0):
+def _logreg_shape_hint(shape, N, P):
+    if shape == (1, P):
+        return (f"dW has shape (1, P) = (1, {P}), expected (P, 1) = ({P}, 1): you "
+                f"computed its transpose; use X.T @ (p - y) with p - y a column")
+    if shape == (P,):
+        return (f"dW has shape (P,) = ({P},), expected (P, 1) = ({P}, 1), the shape of "
+                f"W: reshape it, dW.reshape(-1, 1)")
+    if N in shape:
+        return (f"dW has shape {shape_str(shape)}, expected (P, 1) = ({P}, 1): X @ W "
+                f"is an (N, 1) column and y an (N,) vector, and (N, 1) - (N,) "
+                f"broadcasts to (N, N); use y.reshape(-1, 1) (or X @ W[:, 0])")
+    return (f"dW has shape {shape_str(shape)}, expected (P, 1) = ({P}, 1), the shape "
+            f"of W")
+
+
+_TANH_HINTS = {
+    "tanh again": "you applied tanh to the output again: the argument is already out = "
+                  "tanh(u), so the local gradient is 1 - out**2",
+    "local alone": "it is the local gradient alone: multiply it by the upstream "
+                   "gradient",
+    "sigmoid": "out * (1 - out) is the derivative of the sigmoid; for tanh it is "
+               "1 - out**2",
+    "square of 1 - out": "(1 - out)**2 is not 1 - out**2",
+}
+
+
+def tanh_backward(student_fn):
     r"""Check ``student_fn(out, upstream) -> grad``: the backward pass of a tanh node.
 
     out: the node's output $t = \tanh(u)$ (any shape); upstream: $\partial L/\partial t$
-    (same shape). Returns $\partial L/\partial u = (1 - t^2) \odot$ upstream, written
-    with the OUTPUT t, as the engine stores it.
+    (same shape). Returns $\partial L/\partial u$, the shape of u, written with the
+    OUTPUT t as the engine stores it. Compared with stored values.
     """
-    rng = np.random.default_rng(rng)
-    for shape in ((5,), (3, 4)):
-        out, up = np.tanh(rng.normal(size=shape) * 1.5), rng.normal(size=shape)
-        ref = (1 - out ** 2) * up
-        _check_one(student_fn, "the gradient", (out.copy(), up.copy()), ref,
-                   ("...",) * len(shape), "(1 - out**2) * upstream",
-                   f"out {shape_str(shape)}, upstream {shape_str(shape)}",
-                   extra_variants=[
-                       ((1 - np.tanh(out) ** 2) * up,
-                        "you applied tanh to the output again: the argument is already "
-                        "out = tanh(u), so the local gradient is 1 - out**2"),
-                       (1 - out ** 2, "it is the local gradient alone: multiply it by "
-                                      "the upstream gradient"),
-                       (out * (1 - out) * up, "out * (1 - out) is the derivative of "
-                                              "the sigmoid; for tanh it is 1 - out**2"),
-                       ((1 - out) ** 2 * up, "(1 - out)**2 is not 1 - out**2"),
-                   ],
-                   scale_hints=[(-1, "the sign is flipped: d tanh(u)/du = 1 - "
-                                     "tanh(u)**2 is positive")])
-    ok("tanh backward: (1 - out**2) * upstream correct on random inputs")
+    table = stored("tanh_backward")
+    for n, (out, up) in enumerate(tanh_nodes(TANH_SHAPES, SEED)):
+        ref = table["expected"][n]
+        got = np.asarray(_call(student_fn, (out, up), f"out {shape_str(out.shape)}, "
+                                                      f"upstream {shape_str(up.shape)}"),
+                         dtype=np.float64)
+        if got.shape != ref.shape:
+            raise CheckFailed(f"the gradient has shape {shape_str(got.shape)}, expected "
+                              f"{shape_str(ref.shape)}, the shape of u")
+        if rel_error(got, ref) < TOL:
+            continue
+        hint = next((h for m, h in _TANH_HINTS.items()
+                     if rel_error(got, table["mistakes"][m][n]) < TOL), None)
+        c = _scale_factor(got, ref)
+        if hint is None and c is not None and rel_error(c, -1) < TOL:
+            hint = "the sign is flipped: d tanh(u)/du = 1 - tanh(u)**2 is positive"
+        raise CheckFailed("the gradient is wrong: " + (hint or (
+            f"relative error {rel_error(got, ref):.1e}; the local gradient of tanh, "
+            f"written with out, times the upstream gradient")))
+    ok("tanh backward correct on random inputs")
 
 
-def reused_node(student_fn, rng=0):
+def reused_node(student_fn):
     r"""Check ``student_fn(x, y) -> (dg_dx, dg_dy)`` for $g(x, y) = (x + y)\,x$
-    (scalars).
-
-    x enters g twice, through $s = x + y$ and as the second factor of $s \cdot x$, so
-    $\partial g/\partial x = x \cdot 1 + s = 2x + y$ (the two paths add) and
-    $\partial g/\partial y = x$.
-    """
-    rng = np.random.default_rng(rng)
-    for _ in range(3):
-        x, y = (float(v) for v in rng.normal(size=2) * 2)
+    (scalars): x enters g twice, through $s = x + y$ and as the second factor of
+    $s \cdot x$, and the two paths add. Compared with stored values."""
+    table = stored("reused_node")
+    for n, (x, y) in enumerate(REUSE_POINTS):
         got = _call(student_fn, (x, y), f"x = {x:.3f}, y = {y:.3f}")
         if not (isinstance(got, (tuple, list)) and len(got) == 2):
             raise CheckFailed(f"return the pair (dg_dx, dg_dy); got "
                               f"{type(got).__name__}")
         dx, dy = (float(np.asarray(v).reshape(())) for v in got)
+        want_dx, want_dy = (float(v) for v in table["expected"][n])
         where = f"At x = {x:.3f}, y = {y:.3f}: "
-        if not rel_error(dy, x) < TOL:
-            raise CheckFailed(where + f"dg/dy = {dy:.4g}, expected x = {x:.4g} (the "
-                                      f"local "
-                              f"gradient of s = x + y is 1, the upstream dg/ds is x)")
-        if rel_error(dx, 2 * x + y) < TOL:
+        if not rel_error(dy, want_dy) < TOL:
+            raise CheckFailed(where + f"dg/dy = {dy:.4g}, expected {want_dy:.4g} (the "
+                                      f"local gradient of s = x + y is 1, times the "
+                                      f"upstream dg/ds)")
+        if rel_error(dx, want_dx) < TOL:
             continue
-        if rel_error(dx, x + y) < TOL:
-            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x + y counts only the path "
-                                      f"where x is "
-                              f"the second factor; x also enters s = x + y, which adds "
-                              f"x: dg/dx = (x + y) + x")
-        if rel_error(dx, x) < TOL:
-            raise CheckFailed(where + f"dg/dx = {dx:.4g} = x counts only the path "
-                                      f"through "
-                              f"s = x + y; x is also the second factor of s * x, which "
-                              f"adds s = x + y: dg/dx = x + (x + y)")
-        raise CheckFailed(where + f"dg/dx = {dx:.4g}, expected {2 * x + y:.4g}: add "
-                                  f"the "
-                          f"contributions of both paths from x to g")
-    ok("dg/dx = 2x + y and dg/dy = x: both paths through the reused x add up")
+        if rel_error(dx, float(table["mistakes"]["second factor only"][n][0])) < TOL:
+            raise CheckFailed(where + f"dg/dx = {dx:.4g} counts only the path where x "
+                                      f"is the second factor; x also enters s = x + y")
+        if rel_error(dx, float(table["mistakes"]["through s only"][n][0])) < TOL:
+            raise CheckFailed(where + f"dg/dx = {dx:.4g} counts only the path through "
+                                      f"s = x + y; x is also the second factor of s * x")
+        raise CheckFailed(where + f"dg/dx = {dx:.4g}, expected {want_dx:.4g}: add the "
+                                  f"contributions of both paths from x to g")
+    ok("both paths through the reused x add up, on 3 points")
