@@ -13,7 +13,8 @@
 3. One writer: ``nbgrader autograde ASSIGNMENT --force`` takes each result (it checks
    the result is of that very notebook, else runs the job itself), judges the hidden
    tests outside the sandbox and writes the gradebook.
-4. ``grading_report.csv`` beside grades.csv: one row per student (``coursetools.report``).
+4. ``grading_report.csv`` beside grades.csv: one row per student
+   (``coursetools.report``).
 """
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ class SandboxExecute(NbGraderPreprocessor):
                 SandboxExecute._checked = str(err)
         if SandboxExecute._checked:
             raise RuntimeError(
-                f"refusing to grade: the sandbox cannot start ({SandboxExecute._checked})"
+                f"refusing to grade: the sandbox cannot start "
+                f"({SandboxExecute._checked})"
                 f"; see README.md, 'The sandbox'. To grade WITHOUT it (the submission "
                 f"then runs with your rights), set c.SandboxExecute.unsandboxed = True")
 
@@ -143,7 +144,7 @@ class GradeRecords(NbGraderPreprocessor):
                     report_entry(resources, "flagged", f"{gid}: {', '.join(uses)}")
         info = resources["nbgrader"]
         notes = resources.get("coursetools", {})
-        for key, values in nb.metadata.pop(NOTES, {}).items():   # from the sanitize step
+        for key, values in nb.metadata.pop(NOTES, {}).items():   # from sanitizing
             notes.setdefault(key, []).extend(values)
         write_submission_report(self.grading_dir, info, notes)
         return nb, resources

@@ -71,7 +71,8 @@ class _CappedClient(NotebookClient):
         size = len(json.dumps(msg.get("content", {})))
         used = self.budget.setdefault(cell_index, 0)
         if (used + size > self.limits.cell_output_bytes
-                or self.budget.get("total", 0) + size > self.limits.notebook_output_bytes):
+                or self.budget.get("total", 0) + size
+                > self.limits.notebook_output_bytes):
             self.dropped[cell_index] = self.dropped.get(cell_index, 0) + size
             return None
         self.budget[cell_index] = used + size
@@ -126,7 +127,8 @@ def _run_cells(client, nb, replay, pending, result):
 def _record(result, index, cell, status, capped=False):
     result["cells"][str(index)] = {
         "status": status, "capped": capped, "execution_count": cell.get(
-            "execution_count"), "outputs": cell.get("outputs", [])}
+            "execution_count"), "outputs": cell.get("outputs", []),
+        "execution": cell.metadata.get("execution", {})}     # nbclient's timestamps
 
 
 def run_job(nb, limits=Limits(), sandboxed=True, log=None):
@@ -179,6 +181,8 @@ def merge_result(nb, result):
         cell = nb.cells[index]
         cell.outputs = [nbformat.from_dict(o) for o in entry["outputs"]]
         cell.execution_count = entry.get("execution_count")
+        if entry.get("execution"):
+            cell.metadata["execution"] = dict(entry["execution"])
         statuses[index] = entry["status"]
     return statuses
 
@@ -198,7 +202,8 @@ def main(argv=None):
     tmp = args.result.with_suffix(".part")
     tmp.write_text(json.dumps(result))
     tmp.replace(args.result)
-    print(f"{args.submission}: {len(result['cells'])} cells, {result['seconds']:.1f} s, "
+    print(f"{args.submission}: {len(result['cells'])} cells, "
+          f"{result['seconds']:.1f} s, "
           f"{result['restarts']} restarts")
     return 0
 

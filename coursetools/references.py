@@ -1,4 +1,5 @@
-r"""The grader's references: the answers of the graded exercises, outside ``lecture_lib``.
+r"""The grader's references: the answers of the graded exercises, outside
+``lecture_lib``.
 
 Students install ``lecture_lib`` and can read it; this module is the instructor's and
 is never visible in the sandbox. ``REFERENCES[name](args, **options)`` is the correct

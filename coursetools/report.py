@@ -88,7 +88,8 @@ def write_csv(course_dir, assignment, students, seconds=None, out=None):
         if entry is None:
             score = 0.0
         rows.append({"student": student, "assignment": assignment, "status": status,
-                     "score": f"{score:g}", "max_score": "" if top is None else f"{top:g}",
+                     "score": f"{score:g}",
+                     "max_score": "" if top is None else f"{top:g}",
                      "seconds": f"{entry['job']['seconds']:.1f}" if entry and
                      entry.get("job") else "", "details": details})
     kept = []

@@ -2,9 +2,9 @@
 
 What the kernel of one submission sees and may do
 -------------------------------------------------
-- It runs as uid/gid 65534 (``nobody``): ``bwrap`` (started by the grader, as root) makes
-  the namespaces and mounts, then ``setpriv`` drops to 65534 with no capabilities before
-  Python starts. Files it could write outside the sandbox would belong to nobody.
+- It runs as uid/gid 65534 (``nobody``): ``bwrap`` (started by the grader, as root)
+  makes the namespaces and mounts, then ``setpriv`` drops to 65534 with no capabilities
+  before Python starts. Files it could write outside the sandbox would belong to nobody.
 - Its own PID namespace (it sees only itself and its children; it can signal neither the
   grader nor anything else; everything in it is killed when the kernel's sandbox ends,
   so no process outlives grading), no network (a network namespace with only ``lo``),
@@ -17,8 +17,8 @@ What the kernel of one submission sees and may do
   the folder of its ZeroMQ ``ipc`` sockets. None of the course directory (source/,
   release/, submitted/, autograded/, the gradebook, nbgrader_config.py) and nothing else
   of the instructor's repository (``chapters/``, ``coursetools/``) is there.
-- Limits (``prlimit``): address space, CPU seconds, processes of uid 65534, the size of a
-  file it writes; the grader caps output bytes and wall time per cell
+- Limits (``prlimit``): address space, CPU seconds, processes of uid 65534, the size
+  of a file it writes; the grader caps output bytes and wall time per cell
   (``coursetools.job``).
 
 The grader talks to the kernel over ZeroMQ ``ipc`` sockets in a folder bound into the
@@ -100,7 +100,8 @@ def _mkdirs(paths):
 
 
 def _environment(limits):
-    env = {"HOME": SCRATCH, "TMPDIR": SCRATCH, "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
+    env = {"HOME": SCRATCH, "TMPDIR": SCRATCH,
+           "PATH": f"{sys.prefix}/bin:/usr/bin:/bin",
            "MPLCONFIGDIR": f"{SCRATCH}/.matplotlib", "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8"}
     from lecture_lib import data

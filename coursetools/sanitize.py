@@ -101,8 +101,8 @@ class RestoreMetadata(NbGraderPreprocessor):
         if restored:
             self.log.warning("student %s: nbgrader metadata restored for %s",
                              resources["nbgrader"]["student"], ", ".join(restored))
-            report_entry(resources, "notes", "metadata restored: " + ", ".join(restored),
-                         nb)
+            report_entry(resources, "notes",
+                         "metadata restored: " + ", ".join(restored), nb)
         return nb, resources
 
 
@@ -124,7 +124,8 @@ class KeepAnsweredDuplicates(NbGraderPreprocessor):
                 if len(answered) > 1:          # keep the last answered copy
                     for extra in answered[:-1]:
                         extra.metadata.pop("nbgrader", None)
-                report_entry(resources, "notes", f"duplicated {gid}: kept the answer", nb)
+                report_entry(resources, "notes", f"duplicated {gid}: kept the answer",
+                             nb)
         nb.cells = [c for c in nb.cells if all(c is not d for d in drop)]
         return nb, resources
 

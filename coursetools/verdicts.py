@@ -38,7 +38,8 @@ TOL = 1e-6              # float64 answers; the references agree with themselves 
 
 
 class RecordSpecError(ValueError):
-    """A hidden-test cell's ``check.record`` call is not literal (instructor's error)."""
+    """A hidden-test cell's ``check.record`` call is not literal (the instructor's
+    error)."""
 
 
 def _is_record(node):
@@ -158,7 +159,8 @@ def judge_cell(source, cell):
                          "code did not run as written")
         else:
             tampering = f"{len(records)} records for {len(calls)} calls"
-        return (False, [f"{len(records)} answer records for {len(calls)} tests ({why})"],
+        return (False,
+                [f"{len(records)} answer records for {len(calls)} tests ({why})"],
                 tampering)
     lines = []
     for (task, name, options), rec in zip(calls, records):

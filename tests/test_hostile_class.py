@@ -183,7 +183,7 @@ def duplicated(solved, release):
     stub = next(c for c in release.cells if gid(c) == "ex-twolayer-tanh-code")
     at = next(i for i, c in enumerate(nb.cells) if gid(c) == "ex-twolayer-tanh-code")
     pasted = copy(nbformat.v4.new_notebook(cells=[stub])).cells[0]
-    pasted["id"] = "pasted-stub"                     # Jupyter gives a pasted cell a new id
+    pasted["id"] = "pasted-stub"              # Jupyter gives a pasted cell a new id
     nb.cells.insert(at + 1, pasted)
     return nb
 
@@ -231,7 +231,8 @@ def checksums(root):
         if path.is_file() and rel.parts[0] not in WRITTEN:
             out[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
     with sqlite3.connect(Path(root) / "gradebook.db") as db:
-        rows = db.execute("select name, source, checksum from source_cell order by name")
+        rows = db.execute("select name, source, checksum from source_cell "
+                          "order by name")
         out["gradebook source cells"] = hashlib.sha256(repr(list(rows)).encode()
                                                        ).hexdigest()
     return out
@@ -305,7 +306,8 @@ def test_every_mark_is_earned(graded):
 
 
 def test_regrade_of_a_broken_resubmission_keeps_no_old_score(graded):
-    assert graded["rita_first"] and all(s == m for s, m in graded["rita_first"].values())
+    first = graded["rita_first"]
+    assert first and all(s == m for s, m in first.values())
     got = course.scores(graded["root"], NAME, "rita")
     assert all(s == 0 for s, _ in got.values()), got
     assert graded["report"]["rita"]["status"] == "not graded"

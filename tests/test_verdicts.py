@@ -12,8 +12,8 @@ from lecture_lib.check._cases import inputs
 from lecture_lib.check._record import MIME, encode
 
 HIDDEN = ('### BEGIN HIDDEN TESTS\n'
-          'check.record("twolayer", backward_tanh, layer2="tanh", cases=((2, 3, 4, 5),),'
-          ' rng=1)\n'
+          'check.record("twolayer", backward_tanh, layer2="tanh",\n'
+          '             cases=((2, 3, 4, 5),), rng=1)\n'
           'check.record("jacobian_memory", jm, cases=((3, 2, 4),))\n'
           '### END HIDDEN TESTS')
 
@@ -111,8 +111,10 @@ def test_forbidden_calls_are_found():
 
 @pytest.mark.parametrize("entry, status", [
     (None, "not graded"),
-    ({"job": {"failed": {"ex-a-code": "died"}, "events": []}}, "kernel died in ex-a-code"),
-    ({"job": {"failed": {"ex-a-code": "timeout"}, "events": []}}, "timeout in ex-a-code"),
+    ({"job": {"failed": {"ex-a-code": "died"}, "events": []}},
+     "kernel died in ex-a-code"),
+    ({"job": {"failed": {"ex-a-code": "timeout"}, "events": []}},
+     "timeout in ex-a-code"),
     ({"job": {"failed": {}, "events": []}, "tampering": ["x"]}, "tampering detected"),
     ({"job": {"failed": {}, "events": ["output capped in cell 3: 9 bytes dropped"]}},
      "output capped"),

@@ -1,5 +1,5 @@
-r"""The inputs of the graded tasks: made from seeds, the same in the student's kernel and
-in the grader.
+r"""The inputs of the graded tasks: made from seeds, the same in the student's kernel
+and in the grader.
 
 A hidden test calls :func:`lecture_lib.check.record`, which runs the student's function
 on the inputs of one task and shows the answers; the grader (``coursetools.verdicts``,
@@ -53,8 +53,9 @@ def twolayer_chapter_batch(**_):
 
 def layer_steps(cases, rng, step, **_):
     """The arguments of one backward step per (N, P, K1, K2) in `cases`: ``grad_W``
-    (X (N, P), dq1 (N, K1)), ``grad_W2`` (h1 (N, K1) >= 0, dq2 (N, K2)), ``grad_h`` (dq (N, K2), W (K1, K2)), ``grad_b`` (dq (N, K),),
-    ``relu_backward`` (dh (N, K), q (N, K))."""
+    (X (N, P), dq1 (N, K1)), ``grad_W2`` (h1 (N, K1) >= 0, dq2 (N, K2)), ``grad_h``
+    (dq2 (N, K2), W2 (K1, K2)), ``grad_b`` (dq1 (N, K1),), ``relu_backward``
+    (dh (N, K1), q (N, K1))."""
     rng = np.random.default_rng(rng)
     out = []
     for N, P, K1, K2 in cases:
@@ -126,7 +127,8 @@ def tanh_nodes(shapes, rng, **_):
             for shape in shapes]
 
 
-TASKS = {"twolayer": twolayer_networks, "twolayer_chapter_batch": twolayer_chapter_batch,
+TASKS = {"twolayer": twolayer_networks,
+         "twolayer_chapter_batch": twolayer_chapter_batch,
          "layer_step": layer_steps, "jacobian_memory": given,
          "parameter_count": one_argument, "n_256_64": no_input,
          "initial_losses": given, "input_grad": logistic_points,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..notation import CHAIN_ORDER, SHAPE_LETTERS, lettered, shape_str
+from ..notation import SHAPE_LETTERS, lettered, shape_str
 from ._base import CheckFailed, ok, rel_error
 from ._cases import logistic_data, tanh_nodes
 from ._stored import stored
@@ -206,12 +206,11 @@ def tanh_backward(student_fn):
     table = stored("tanh_backward")
     for n, (out, up) in enumerate(tanh_nodes(TANH_SHAPES, SEED)):
         ref = table["expected"][n]
-        got = np.asarray(_call(student_fn, (out, up), f"out {shape_str(out.shape)}, "
-                                                      f"upstream {shape_str(up.shape)}"),
-                         dtype=np.float64)
+        describe = f"out {shape_str(out.shape)}, upstream {shape_str(up.shape)}"
+        got = np.asarray(_call(student_fn, (out, up), describe), dtype=np.float64)
         if got.shape != ref.shape:
-            raise CheckFailed(f"the gradient has shape {shape_str(got.shape)}, expected "
-                              f"{shape_str(ref.shape)}, the shape of u")
+            raise CheckFailed(f"the gradient has shape {shape_str(got.shape)}, "
+                              f"expected {shape_str(ref.shape)}, the shape of u")
         if rel_error(got, ref) < TOL:
             continue
         hint = next((h for m, h in _TANH_HINTS.items()
@@ -248,8 +247,9 @@ def reused_node(student_fn):
             raise CheckFailed(where + f"dg/dx = {dx:.4g} counts only the path where x "
                                       f"is the second factor; x also enters s = x + y")
         if rel_error(dx, float(table["mistakes"]["through s only"][n][0])) < TOL:
-            raise CheckFailed(where + f"dg/dx = {dx:.4g} counts only the path through "
-                                      f"s = x + y; x is also the second factor of s * x")
+            raise CheckFailed(where + f"dg/dx = {dx:.4g} counts only the path "
+                                      f"through s = x + y; x is also the second "
+                                      f"factor of s * x")
         raise CheckFailed(where + f"dg/dx = {dx:.4g}, expected {want_dx:.4g}: add the "
                                   f"contributions of both paths from x to g")
     ok("both paths through the reused x add up, on 3 points")

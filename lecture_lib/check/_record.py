@@ -42,9 +42,9 @@ def encode(value, depth=0):
 
 
 def record(task, fn, **options):
-    """Run ``fn`` on every input of ``task`` (made from ``options``) and show the answers
-    for the grader (a value that is not a function is recorded as it is). The verdict
-    is the grader's."""
+    """Run ``fn`` on every input of ``task`` (made from ``options``) and show the
+    answers for the grader (a value that is not a function is recorded as it is). The
+    verdict is the grader's."""
     from IPython.display import display
     answers = []
     for args in inputs(task, **options):

@@ -165,7 +165,7 @@ def grad_W1(student_fn):
 
 
 def grad_W2(student_fn):
-    r"""Check ``student_fn(h1, dq2) -> dW2``, $\partial L/\partial W_2$ of shape (K1, K2).
+    r"""Check ``student_fn(h1, dq2) -> dW2``, $\partial L/\partial W_2$, (K1, K2).
 
     h1: (N, K1), non-negative; dq2: (N, K2), the upstream gradient."""
     _steps(student_fn, "grad_W2", "grad_W2", "dW2", ("K1", "K2"), "h1.T @ dq2",
@@ -174,7 +174,7 @@ def grad_W2(student_fn):
 
 
 def grad_h1(student_fn):
-    r"""Check ``student_fn(dq2, W2) -> dh1``, $\partial L/\partial h_1$ of shape (N, K1).
+    r"""Check ``student_fn(dq2, W2) -> dh1``, $\partial L/\partial h_1$, (N, K1).
 
     dq2: (N, K2); W2: (K1, K2)."""
     _steps(student_fn, "grad_h", "grad_h1", "dh1", ("N", "K1"), "dq2 @ W2.T",
@@ -188,7 +188,8 @@ def grad_b1(student_fn):
     dq1: (N, K1), the upstream gradient (already carrying the 1/N of the mean loss)."""
     for n, (dq1,) in enumerate(layer_steps(CASES, SEED, "grad_b")):
         N, K1 = dq1.shape
-        got = np.asarray(_call(student_fn, (dq1.copy(),), f"dq1 {shape_str(dq1.shape)}"))
+        got = np.asarray(_call(student_fn, (dq1.copy(),),
+                               f"dq1 {shape_str(dq1.shape)}"))
         if got.shape == (N,) and N != K1:
             raise CheckFailed(f"db1 has shape (N,) = ({N},), expected (K1,) = ({K1},): "
                               f"you summed over the units (axis=1); sum over the "
@@ -259,5 +260,6 @@ def jacobian_memory(student_fn):
         raise CheckFailed(where + f"jacobian_bytes = {jac:g}, expected {want_j:g}: "
                                   f"{hint}")
     want_j, want_o = (float(v) for v in table["expected"][0])
-    ok(f"memory correct, e.g. K1 = K2 = 128 in float32: Jacobian {want_j / 1e6:.1f} MB, "
+    ok(f"memory correct, e.g. K1 = K2 = 128 in float32: Jacobian "
+       f"{want_j / 1e6:.1f} MB, "
        f"outer product {want_o / 1e3:.1f} kB")
