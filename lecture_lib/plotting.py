@@ -17,7 +17,8 @@ import numpy as np
 from cycler import cycler
 
 __all__ = ["COLUMN_IN", "TEXT_PT", "LABEL_PT", "PALETTE", "LINESTYLES", "use_book_style",
-           "column_figure", "show_digits"]
+           "column_figure", "show_digits", "show_relu_jacobian",
+           "show_weight_jacobian"]
 
 COLUMN_IN = 6.5        # the widest figure: the column at 1280 px shows 650 CSS px of it
 TEXT_PT = 9            # the smallest text (ticks, legends, annotations)
@@ -103,4 +104,143 @@ def show_digits(X, y, per_class: int = 8, classes=range(10), rng=None, title=Non
                 ax.set_ylabel(str(k), rotation=0, labelpad=10, va="center")
     fig.suptitle(title or f"{per_class} random training images per digit")
     fig.supylabel("label")
+    return fig
+
+
+# ------------------------------------------------ chapter 3: Jacobians, cell by cell
+# Two pictures of Jacobians the backward pass never builds: the ReLU's diagonal one
+# beside its mask, and the sparse 3-D Jacobian of a linear layer's output with respect
+# to its weights. Cells are drawn as squares; every non-zero cell also shows its value
+# as text, so colour is never the only difference.
+_ON, _OFF = PALETTE[0], "#E8E8E8"     # cells that pass the gradient, cells that do not
+
+
+def _cell(ax, x, y, on, text=None, gid=None, size=1.0):
+    """One square cell of side ``size`` with its lower left corner at (x, y)."""
+    ax.add_patch(mpl.patches.Rectangle((x, y), size, size, gid=gid,
+                                       facecolor=_ON if on else _OFF,
+                                       edgecolor="white", linewidth=1.0))
+    if text is not None:
+        ax.text(x + size / 2, y + size / 2, text, ha="center", va="center",
+                fontsize=TEXT_PT, color="white" if on else "black")
+
+
+def _blank_grid(ax, n_rows, n_cols, x0=0.0):
+    """A light grid of empty (zero) cells, n_rows x n_cols, starting at column x0."""
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax.add_patch(mpl.patches.Rectangle((x0 + c, r), 1, 1, facecolor="white",
+                                               edgecolor="#D0D0D0", linewidth=0.6))
+
+
+def _grid_axes(ax, n_rows, width):
+    """Data limits of a grid of cells: x in [0, width], rows from the top."""
+    ax.set_xlim(0, width)
+    ax.set_ylim(n_rows, 0)                              # row 0 at the top
+    ax.grid(False)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
+def show_relu_jacobian(q, layer=2, title=None):
+    r"""The ReLU's Jacobian $\partial h/\partial q = \mathrm{diag}(\mathbb 1[q > 0])$
+    of ONE observation, drawn beside the mask vector $\mathbb 1[q > 0]$.
+
+    q : ``(K,)``, one observation's pre-activation (a row of q (N, K)), K <= 24 so that
+        every cell can be labelled. layer : d of $q_d$ in the labels.
+
+    Left: the mask, a column of K cells, each row labelled with $q_{d,k}$ and its value;
+    right: the K x K Jacobian (row k: $h_{d,k}$, column k: $q_{d,k}$), blank (zero) off
+    the diagonal. Cells that pass the gradient are blue and show 1, the others grey and
+    show 0. Returns the Figure.
+    """
+    q = np.asarray(q, dtype=float)
+    if q.ndim != 1 or not 1 <= q.size <= 24:
+        raise ValueError(f"q must be ONE observation's pre-activation, shape (K,) "
+                         f"with 1 <= K <= 24; got shape {q.shape} (take a row q[i] "
+                         f"of q (N, K))")
+    K, mask = q.size, q > 0
+    cell = min(0.26, 4.2 / K)                           # inches a cell
+    fig = plt.figure(figsize=(COLUMN_IN, K * cell + 1.2), layout="none")
+    H = fig.get_figheight()
+    rect = dict(bottom=0.45 / H, height=K * cell / H)
+    ax_m = fig.add_axes((1.45 / COLUMN_IN, rect["bottom"], cell / COLUMN_IN,
+                         rect["height"]))
+    ax_j = fig.add_axes(((1.45 + cell + 0.55) / COLUMN_IN, rect["bottom"],
+                         K * cell / COLUMN_IN, rect["height"]))
+    _blank_grid(ax_j, K, K)
+    for k in range(K):
+        text = "1" if mask[k] else "0"
+        _cell(ax_m, 0, k, mask[k], text, gid=f"mask[{k}]")
+        _cell(ax_j, k, k, mask[k], text, gid=f"J[{k},{k}]")
+    _grid_axes(ax_m, K, 1)
+    _grid_axes(ax_j, K, K)
+    ax_m.set_xticks([])
+    ax_m.set_yticks(np.arange(K) + 0.5,
+                    [rf"$q_{{{layer},{k + 1}}} = {v:.2f}$" for k, v in enumerate(q)])
+    ax_m.set_title(rf"$1[q_{layer} > 0]$", pad=6)
+    ax_j.set_yticks([])
+    ax_j.set_xticks(np.arange(K) + 0.5, [str(k + 1) for k in range(K)])
+    ax_j.set_xlabel(rf"column $k$: $q_{{{layer},k}}$ (row $k$: $h_{{{layer},k}}$); "
+                    rf"blank entries are 0")
+    ax_j.set_title(rf"$\partial h_{layer}/\partial q_{layer} = "
+                   rf"\mathrm{{diag}}(1[q_{layer} > 0])$", pad=6)
+    fig.suptitle(title or "The ReLU's mask and its Jacobian, one observation",
+                 y=1 - 0.08 / H, va="top")
+    return fig
+
+
+def show_weight_jacobian(J, layer=2, title=None):
+    r"""The 3-D Jacobian $J[k, i, j] = \partial q_k/\partial W[i, j]$ of a linear layer
+    $q = W^\top h + b$ with respect to its weights W (K_in, K_out), for ONE observation,
+    drawn as a grid: a row per output $q_{d,k}$ and a column per weight $W_d[i, j]$,
+    the columns grouped by the weight's output j (column j of $W_d$).
+
+    J : ``(K_out, K_in, K_out)``, e.g. from
+        :func:`lecture_lib.twolayer.jacobian_q2_wrt_W2`, with K_in * K_out <= 40 so
+        that every column can be labelled.
+    layer : d of $q_d$ and $W_d$ in the labels (the inputs are $h_{d-1}$, or $x$ for
+        d = 1).
+
+    Non-zero entries are blue and show the input on the weight's wire, $h_{d-1,i}$,
+    and their value; zero entries are blank. Returns the Figure.
+    """
+    J = np.asarray(J, dtype=float)
+    if J.ndim != 3 or J.shape[0] != J.shape[2]:
+        raise ValueError(f"J must have shape (K_out, K_in, K_out), the Jacobian of q "
+                         f"(K_out,) with respect to W (K_in, K_out); got {J.shape}")
+    K_out, K_in, _ = J.shape
+    if K_in * K_out > 40:
+        raise ValueError(f"J has K_in * K_out = {K_in * K_out} weights; at most 40 "
+                         f"columns can be labelled (take a smaller layer)")
+    gap = 0.6
+    width = K_out * K_in + (K_out - 1) * gap
+    cell = min(0.42, (COLUMN_IN - 1.1) / width)
+    fig = plt.figure(figsize=(COLUMN_IN, K_out * cell + 1.3), layout="none")
+    ax = fig.add_axes((0.95 / COLUMN_IN, 0.55 / fig.get_figheight(),
+                       width * cell / COLUMN_IN, K_out * cell / fig.get_figheight()))
+    wire = "x" if layer == 1 else f"h_{{{layer - 1},"
+    xticks = []
+    for j in range(K_out):
+        x0 = j * (K_in + gap)
+        _blank_grid(ax, K_out, K_in, x0=x0)
+        for i in range(K_in):
+            xticks.append(x0 + i + 0.5)
+            for k in range(K_out):
+                if J[k, i, j] != 0:
+                    name = f"x_{{{i + 1}}}" if layer == 1 else f"{wire}{i + 1}}}"
+                    _cell(ax, x0 + i, k, True, f"${name}$\n{J[k, i, j]:.3g}",
+                          gid=f"J[{k},{i},{j}]")
+        ax.text(x0 + K_in / 2, -0.25, rf"column {j + 1} of $W_{layer}$", ha="center",
+                va="bottom", fontsize=TEXT_PT)
+    _grid_axes(ax, K_out, width)
+    ax.set_yticks(np.arange(K_out) + 0.5,
+                  [rf"$q_{{{layer},{k + 1}}}$" for k in range(K_out)])
+    ax.set_xticks(xticks, [str(i % K_in + 1) for i in range(K_in * K_out)])
+    ax.tick_params(length=0)
+    ax.set_xlabel(rf"the weight $W_{layer}[i, j]$: its input $i$ (ticks), grouped by "
+                  rf"its output $j$")
+    fig.suptitle(title or rf"$\partial q_{layer}/\partial W_{layer}$: one non-zero "
+                 rf"entry per weight", y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig

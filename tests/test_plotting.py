@@ -83,3 +83,68 @@ def test_digit_grid_fits_the_column(test_set):
     X, y = test_set
     fig = plotting.show_digits(X, y, per_class=10)
     assert fig.get_size_inches()[0] <= plotting.COLUMN_IN
+
+
+# ------------------------------------------------ chapter 3: Jacobians, cell by cell
+def _gids(fig):
+    return {p.get_gid(): p for ax in fig.axes for p in ax.patches if p.get_gid()}
+
+
+def _text_at(ax, patch):
+    """The text drawn in the middle of a cell, or None."""
+    x, y = patch.get_x() + 0.5, patch.get_y() + 0.5
+    found = [t.get_text() for t in ax.texts if t.get_position() == (x, y)]
+    return found[0] if found else None
+
+
+def test_relu_jacobian_is_the_mask_on_the_diagonal():
+    # The mask and the diagonal must show 1 exactly where q > 0 (0 at q = 0, as torch),
+    # in the same rows; a shifted row or a mask of q >= 0 would break it.
+    import matplotlib.pyplot as plt
+    q = np.array([0.5, -1.0, 0.0, 2.0, -0.1])
+    fig = plotting.show_relu_jacobian(q, layer=2)
+    ax_m, ax_j = fig.axes
+    cells = _gids(fig)
+    assert set(cells) == {f"mask[{k}]" for k in range(5)} | {f"J[{k},{k}]"
+                                                             for k in range(5)}
+    for k, on in enumerate(q > 0):
+        assert _text_at(ax_m, cells[f"mask[{k}]"]) == ("1" if on else "0")
+        assert _text_at(ax_j, cells[f"J[{k},{k}]"]) == ("1" if on else "0")
+        assert cells[f"J[{k},{k}]"].get_y() == cells[f"mask[{k}]"].get_y() == k
+    labels = [t.get_text() for t in ax_m.get_yticklabels()]
+    assert labels[1] == "$q_{2,2} = -1.00$"
+    assert fig.get_size_inches()[0] <= plotting.COLUMN_IN
+    plt.close(fig)
+
+
+def test_relu_jacobian_refuses_a_batch():
+    with pytest.raises(ValueError, match="ONE observation"):
+        plotting.show_relu_jacobian(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="K <= 24"):
+        plotting.show_relu_jacobian(np.ones(25))
+
+
+def test_weight_jacobian_shades_exactly_the_non_zero_entries():
+    # Every shaded cell is a non-zero entry of J and shows its input h_{1,i} and
+    # value; a transposed grouping (by i instead of j) would shade other cells.
+    import matplotlib.pyplot as plt
+    from lecture_lib.twolayer import jacobian_q2_wrt_W2
+    h1 = np.array([0.5, 1.5, 2.0])
+    J = jacobian_q2_wrt_W2(h1, 2)                       # (K2, K1, K2) = (2, 3, 2)
+    fig = plotting.show_weight_jacobian(J, layer=2)
+    (ax,) = fig.axes
+    cells = _gids(fig)
+    assert set(cells) == {f"J[{k},{i},{j}]" for k, i, j in zip(*np.nonzero(J))}
+    for k, i, j in zip(*np.nonzero(J)):
+        patch = cells[f"J[{k},{i},{j}]"]
+        assert patch.get_y() == k                       # the row of its output q_{2,k}
+        assert _text_at(ax, patch) == f"$h_{{1,{i + 1}}}$\n{h1[i]:.3g}"
+    assert fig.get_size_inches()[0] <= plotting.COLUMN_IN
+    plt.close(fig)
+
+
+def test_weight_jacobian_refuses_other_shapes():
+    with pytest.raises(ValueError, match="K_out, K_in, K_out"):
+        plotting.show_weight_jacobian(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="at most 40"):
+        plotting.show_weight_jacobian(np.zeros((7, 6, 7)))
