@@ -83,7 +83,14 @@ def config_text(course_id=COURSE_ID, timeout=CELL_TIMEOUT):
     return f'''\
 # nbgrader configuration of the course, written by `python -m coursetools.course init`.
 # Run nbgrader's commands from this folder (see README.md, "For instructors").
+import os
+import sys
+
 from coursetools import nbgrader_plugins as plugins
+
+# nbgrader runs `alembic` by name: this Python's scripts first on PATH, so it is found
+# even when the virtual environment is not activated.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
 

@@ -64,6 +64,19 @@ def test_init_writes_config_and_graded_sources(tmp_path):
     assert synthetic_chapter.SCALE_HIDDEN in sources   # nbgrader needs them here
 
 
+def test_nbgrader_finds_alembic_without_the_environment_on_path(tmp_path):
+    # Failing: run without activating the virtual environment, nbgrader cannot find
+    # its `alembic` script and cannot create the gradebook (issue 18).
+    import subprocess
+    import sys
+    course.init(tmp_path / "c", [synthetic_chapter.write(tmp_path / "99_syn.ipynb")])
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "db", "assignment", "list"],
+                          cwd=tmp_path / "c", capture_output=True, text=True, timeout=120,
+                          env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "c" / "gradebook.db").is_file()
+
+
 def test_init_refuses_non_empty_dir_and_untagged_chapters(tmp_path):
     # Failing: init overwrote a folder it did not make, or wrote a course from a chapter
     # whose exercises would run without their setup.
