@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lecture_lib.check._cases import mnist_train
 from lecture_lib.functional import sigmoid
 
 __all__ = ["twolayer_backward", "parameter_count", "initial_losses", "input_grad",
@@ -79,9 +80,8 @@ def initial_losses(K, scale, seed):
     import torch
     from torch import nn
 
-    from lecture_lib.data import load_mnist
     from lecture_lib.train import softmax_network
-    X_train, y_train = load_mnist("train")
+    X_train, y_train = mnist_train()
     torch.manual_seed(seed)
     keep = y_train < K
     X_k, y_k = torch.from_numpy(X_train[keep]), torch.from_numpy(y_train[keep])
@@ -108,8 +108,8 @@ def logreg_grads(W, b, X, y, mean=True):
 def descent(eta, steps, n):
     """Chapter 2's gradient descent from zero on the first n threes and fives of the
     fitting part of MNIST's training set: (losses before each step, W (P, 1), b)."""
-    from lecture_lib.data import binary_task, load_mnist, train_validation_split
-    X_train, digits = load_mnist("train")
+    from lecture_lib.data import binary_task, train_validation_split
+    X_train, digits = mnist_train()
     (X_fit, d_fit), _ = train_validation_split(X_train, digits)
     X, y = binary_task(X_fit, d_fit, n=n)
     W, b, losses = np.zeros((X.shape[1], 1)), 0.0, []

@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["TASKS", "inputs"]
+__all__ = ["TASKS", "inputs", "mnist_train"]
 
 
 def _network(N, P, K1, K2, rng):
@@ -36,10 +36,18 @@ def twolayer_networks(cases, rng, **_):
 
 
 @functools.lru_cache(maxsize=1)
+def mnist_train():
+    """MNIST's training images and labels, read once per process (the grader judges a
+    whole class in one)."""
+    from lecture_lib.data import load_mnist
+    return load_mnist("train")
+
+
+@functools.lru_cache(maxsize=1)
 def _chapter_batch():
     from lecture_lib import twolayer
-    from lecture_lib.data import binary_task, load_mnist
-    X_all, digits = load_mnist("train")
+    from lecture_lib.data import binary_task
+    X_all, digits = mnist_train()
     X, y = binary_task(X_all, digits, n=8)
     return twolayer.init_params(X.shape[1], 32, 16, rng=0), X, y
 
@@ -114,8 +122,8 @@ def logistic_data(cases, rng, **_):
 def logistic_mnist(n, rng, **_):
     """(W (784, 1) ~ N(0, 0.01^2), b = 0.1, X (n, 784), y (n,)): the first n threes and
     fives of MNIST's training set."""
-    from lecture_lib.data import binary_task, load_mnist
-    X_all, digits = load_mnist("train")
+    from lecture_lib.data import binary_task
+    X_all, digits = mnist_train()
     X, y = binary_task(X_all, digits, n=n)
     return [(np.random.default_rng(rng).normal(0, 0.01, size=(784, 1)), 0.1, X, y)]
 
