@@ -1,11 +1,11 @@
-r"""Optimizers and gradient clipping for the engine's parameters, step for step as
-torch.
+r"""Optimizers and gradient clipping for the engine's parameters, step for
+step as torch.
 
-Each works on a list of :class:`~lecture_lib.autodiff.Tensor` parameters $\theta$ (for
-the lecture's network ``[W1, b1, W2, b2]``) with gradients $g = \partial
-L/\partial\theta$ filled by ``loss.backward()``. Parameters whose ``grad`` is None are
-skipped. Updates write into ``p.data`` in place and keep its dtype; gradients are never
-modified in place.
+Each works on a list of :class:`~lecture_lib.autodiff.Tensor` parameters
+$\theta$ (for the lecture's network ``[W1, b1, W2, b2]``) with gradients
+$g = \partial L/\partial\theta$ filled by ``loss.backward()``. Parameters
+whose ``grad`` is None are skipped. Updates write into ``p.data`` in place and
+keep its dtype; gradients are never modified in place.
 """
 import math
 
@@ -34,9 +34,9 @@ class _Optimizer:
 
 
 class SGD(_Optimizer):
-    r"""$v \leftarrow \mu v + g$, $\theta \leftarrow \theta - \eta v$ (torch's form; $v
-    = g$ at the first step). With momentum $\mu = 0$ this is plain $\theta \leftarrow
-    \theta - \eta g$."""
+    r"""$v \leftarrow \mu v + g$, $\theta \leftarrow \theta - \eta v$ (torch's
+    form; $v = g$ at the first step). With momentum $\mu = 0$ this is plain
+    $\theta \leftarrow \theta - \eta g$."""
 
     def __init__(self, params, lr, momentum=0.0):
         super().__init__(params, lr)
@@ -52,21 +52,23 @@ class SGD(_Optimizer):
             g = p.grad
             if self.momentum:
                 v = self.velocity[i]
-                g = self.velocity[i] = g.copy() if v is None else self.momentum * v + g
+                g = self.velocity[i] = (g.copy() if v is None
+                                        else self.momentum * v + g)
             p.data -= self.lr * g
 
 
 class Adam(_Optimizer):
-    r"""Adam (Kingma and Ba, 2015), with torch's arithmetic. At step $t$ of a parameter:
+    r"""Adam (Kingma and Ba, 2015), with torch's arithmetic. At step $t$ of a
+    parameter:
 
-    $m \leftarrow \beta_1 m + (1-\beta_1) g$, $v \leftarrow \beta_2 v + (1-\beta_2)
-    g^2$,
+    $m \leftarrow \beta_1 m + (1-\beta_1) g$,
+    $v \leftarrow \beta_2 v + (1-\beta_2) g^2$,
 
     $\theta \leftarrow \theta - \dfrac{\eta}{1-\beta_1^t}\,
     \dfrac{m}{\sqrt{v}/\sqrt{1-\beta_2^t} + \epsilon}$.
 
-    (The bias corrections divide out the zero start of $m$ and $v$; as torch, $\epsilon$
-    is added after the correction of $\sqrt{v}$.)
+    (The bias corrections divide out the zero start of $m$ and $v$; as torch,
+    $\epsilon$ is added after the correction of $\sqrt{v}$.)
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
@@ -86,10 +88,11 @@ class Adam(_Optimizer):
             if g is None:
                 continue
             if self.m[i] is None:
-                self.m[i], self.v[i] = np.zeros_like(p.data), np.zeros_like(p.data)
+                self.m[i], self.v[i] = (np.zeros_like(p.data),
+                                        np.zeros_like(p.data))
             self.t[i] += 1
             m, v, t = self.m[i], self.v[i], self.t[i]
-            m += (1 - beta1) * (g - m)      # = beta1 m + (1 - beta1) g: torch's lerp
+            m += (1 - beta1) * (g - m)  # = beta1 m + (1-beta1) g: torch's lerp
             v *= beta2
             v += (1 - beta2) * g * g
             step_size = self.lr / (1 - beta1 ** t)
@@ -102,16 +105,17 @@ def _grads(params):
 
 
 def clip_grad_norm(params, max_norm):
-    r"""Rescale all gradients jointly, $g \leftarrow \min(1, c/\|g\|)\, g$, where
-    $\|g\|$ is the 2-norm of all parameters' gradients stacked into one vector and $c$ =
-    ``max_norm``.
+    r"""Rescale all gradients jointly, $g \leftarrow \min(1, c/\|g\|)\, g$,
+    where $\|g\|$ is the 2-norm of all parameters' gradients stacked into one
+    vector and $c$ = ``max_norm``.
 
-    As ``torch.nn.utils.clip_grad_norm_``, the factor is $c/(\|g\| + 10^{-6})$ (the
-    $10^{-6}$ avoids dividing by zero, so a clipped norm lands just below $c$) and the
-    norm *before* clipping is returned (here as a float). Gradients are replaced, not
-    modified in place. As in torch, a non-finite norm clips too: a nan entry makes every
-    entry of every gradient nan; an inf entry makes the finite entries 0 and itself nan.
-    So a step taken after it is never an unclipped one: it makes parameters nan.
+    As ``torch.nn.utils.clip_grad_norm_``, the factor is $c/(\|g\| + 10^{-6})$
+    (the $10^{-6}$ avoids dividing by zero, so a clipped norm lands just below
+    $c$) and the norm *before* clipping is returned (here as a float).
+    Gradients are replaced, not modified in place. As in torch, a non-finite
+    norm clips too: a nan entry makes every entry of every gradient nan; an inf
+    entry makes the finite entries 0 and itself nan. So a step taken after it
+    is never an unclipped one: it makes parameters nan.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
