@@ -80,7 +80,7 @@ def test_listing_is_the_files_lines(listing):
 @pytest.mark.parametrize("listing", LISTINGS, ids=lambda t: f"cell{t[0]}-{t[1].group(4)}")
 def test_listing_html_shows_the_same_text_wrapped(listing):
     # The book and JupyterLab render the HTML form: it must be the same text (coloured by
-    # spans only), and wrap, since the library's lines are longer than the column.
+    # spans only), and wrap where a line is longer than the column (a phone).
     _, _, text, data = listing
     page = data["text/html"]
     pre = re.fullmatch(r'<div class="highlight listing">(<pre [^>]*>)(.*)</pre></div>',
