@@ -18,7 +18,7 @@ from cycler import cycler
 
 __all__ = ["COLUMN_IN", "TEXT_PT", "LABEL_PT", "PALETTE", "LINESTYLES", "use_book_style",
            "column_figure", "show_digits", "show_relu_jacobian",
-           "show_weight_jacobian"]
+           "show_weight_jacobian", "loss_and_grad_norm"]
 
 COLUMN_IN = 6.5        # the widest figure: the column at 1280 px shows 650 CSS px of it
 TEXT_PT = 9            # the smallest text (ticks, legends, annotations)
@@ -243,4 +243,54 @@ def show_weight_jacobian(J, layer=2, title=None):
                   rf"its output $j$")
     fig.suptitle(title or rf"$\partial q_{layer}/\partial W_{layer}$: one non-zero "
                  rf"entry per weight", y=1 - 0.1 / fig.get_figheight(), va="top")
+    return fig
+
+
+# ------------------------------------------------ chapter 7: runs with and without clipping
+def loss_and_grad_norm(runs, title, smooth=1):
+    r"""Training loss and gradient norm of several runs against the optimizer step,
+    stacked (top: loss, bottom: the norm $\|g\|$ before clipping), both log-log.
+
+    runs : ``{label: (history, c)}``: a :class:`lecture_lib.train.History` (its
+        ``step_loss`` and ``grad_norm``, one value per step, and ``diverged_at``) and
+        the run's clipping threshold c, or None for a run without clipping.
+    smooth : the loss is drawn as a running mean over this many steps (1: as is).
+
+    A run that stopped at a non-finite value ends in a cross; each threshold is a
+    dotted line in its run's colour, labelled "c = ..." at its right end, so that
+    colour is never the only clue. Returns the Figure.
+    """
+    if not runs:
+        raise ValueError("runs is empty: give {label: (history, c)} for at least one run")
+    if int(smooth) != smooth or smooth < 1:
+        raise ValueError(f"smooth must be a whole number of steps >= 1, got {smooth}")
+    fig, (ax_l, ax_g) = column_figure(2, 1, height=6.2, sharex=True)
+    for label, (history, c) in runs.items():
+        step = np.arange(1, len(history.step_loss) + 1)
+        loss = np.convolve(history.step_loss, np.ones(int(smooth)), "full")[:len(step)]
+        loss = loss / np.minimum(step, smooth)          # running mean of <= smooth
+        line, = ax_l.plot(step, loss, label=label, lw=1.2)
+        ax_g.plot(step, history.grad_norm, lw=1.2, color=line.get_color(),
+                  ls=line.get_linestyle())
+        if history.diverged_at is not None:
+            ax_l.plot(step[-1], loss[-1], "x", color=line.get_color(), ms=9, mew=2)
+        if c is not None:
+            ax_g.axhline(c, ls=":", lw=1.2, color=line.get_color())
+            ax_g.annotate(f"c = {c:g}", (1, c), xycoords=("axes fraction", "data"),
+                          xytext=(3, 0), textcoords="offset points", va="center",
+                          color=line.get_color(), fontsize=TEXT_PT)
+    thresholds = [c for _, c in runs.values() if c is not None]
+    for ax in (ax_l, ax_g):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    if thresholds:                                       # keep every threshold in view
+        ax_g.set_ylim(bottom=min(ax_g.get_ylim()[0], min(thresholds) / 2))
+    ax_l.set_ylabel("minibatch loss" + (f"\n(mean of {smooth} steps)"
+                                          if smooth > 1 else ""))
+    ax_g.set_ylabel(r"$\|g\|$ before clipping")
+    ax_g.set_xlabel("optimizer step (log scale)")
+    ax_l.set_title("Training loss")
+    ax_g.set_title("Gradient norm (dotted: the threshold c)")
+    fig.legend(loc="outside lower center", ncol=min(len(runs), 4))
+    fig.suptitle(title)
     return fig

@@ -148,3 +148,44 @@ def test_weight_jacobian_refuses_other_shapes():
         plotting.show_weight_jacobian(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="at most 40"):
         plotting.show_weight_jacobian(np.zeros((7, 6, 7)))
+
+
+# ------------------------------------------------ chapter 7: runs with and without clipping
+def _history(loss, norm, diverged_at=None):
+    from lecture_lib.train import History
+    return History(step_loss=list(loss), grad_norm=list(norm), diverged_at=diverged_at)
+
+
+def test_loss_and_grad_norm_draws_each_run_its_threshold_and_its_stop():
+    # One loss line (the running mean) and one norm line per run, in the same colour; a
+    # cross at the last step of the run that diverged only; one dotted line at each
+    # threshold c. A wrong mean, a missing cross or a threshold at the wrong height
+    # would show the reader another run than the one trained.
+    import matplotlib.pyplot as plt
+    clipped = _history([4.0, 2.0, 6.0, 1.0], [10.0, 8.0, 6.0, 4.0])
+    blown = _history([4.0, 40.0, 400.0], [10.0, 1e3, 1e5], diverged_at=3)
+    fig = plotting.loss_and_grad_norm({"clipped": (clipped, 3), "none": (blown, None)},
+                                      title="t", smooth=2)
+    ax_l, ax_g = fig.axes[:2]
+    lines = [l for l in ax_l.get_lines() if l.get_label() in ("clipped", "none")]
+    assert [l.get_label() for l in lines] == ["clipped", "none"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [4.0, 3.0, 4.0, 3.5])
+    crosses = [l for l in ax_l.get_lines() if l.get_marker() == "x"]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [3]
+    norms = [l for l in ax_g.get_lines() if len(l.get_xdata()) > 2]
+    assert [list(l.get_ydata()) for l in norms] == [clipped.grad_norm, blown.grad_norm]
+    assert norms[0].get_color() == lines[0].get_color()
+    dotted = [l for l in ax_g.get_lines() if l.get_linestyle() == ":"]
+    assert len(dotted) == 1 and list(dotted[0].get_ydata()) == [3, 3]
+    assert [t.get_text() for t in ax_g.texts] == ["c = 3"]
+    assert ax_g.get_ylim()[0] <= 1.5                       # the threshold stays in view
+    assert fig.get_size_inches()[0] <= plotting.COLUMN_IN
+    plt.close(fig)
+
+
+def test_loss_and_grad_norm_refuses_bad_input():
+    h = _history([1.0], [1.0])
+    with pytest.raises(ValueError, match="runs is empty"):
+        plotting.loss_and_grad_norm({}, title="t")
+    with pytest.raises(ValueError, match="smooth must be"):
+        plotting.loss_and_grad_norm({"a": (h, None)}, title="t", smooth=0)
