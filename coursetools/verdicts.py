@@ -24,6 +24,7 @@ import json
 import numpy as np
 from nbformat.v4 import new_output
 
+from lecture_lib.check._base import fold
 from lecture_lib.check._cases import inputs
 from lecture_lib.check._record import MIME
 from lecture_lib.check._stored import decode
@@ -180,4 +181,4 @@ def verdict_outputs(passed, lines):
         return [new_output("stream", name="stdout",
                            text="".join(f"\u2713 {ln}\n" for ln in lines))]
     return [new_output("error", ename="WrongAnswer", evalue="; ".join(lines),
-                       traceback=[f"WrongAnswer: {ln}" for ln in lines])]
+                       traceback=[fold(f"WrongAnswer: {ln}") for ln in lines])]

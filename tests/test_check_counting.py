@@ -3,7 +3,7 @@ typical miscount fails with the hint that names it (from the stored counts)."""
 import pytest
 
 from lecture_lib import check
-from lecture_lib.check import CheckFailed
+from check_failures import check_fails
 
 
 def right(sizes):
@@ -17,7 +17,7 @@ def test_the_right_count_passes(capsys):
 
 def test_the_lecture_network_is_101770():
     # A reference off by one layer's biases would pass a wrong student answer here.
-    with pytest.raises(CheckFailed, match="expected 101,770 parameters, got 101769"):
+    with check_fails("expected 101,770 parameters, got 101769"):
         check.parameter_count(lambda s: 101_769)
 
 
@@ -28,11 +28,11 @@ def test_the_lecture_network_is_101770():
     (lambda s: right(s) - s[-1], "output layer has weights and biases too"),
 ])
 def test_typical_miscounts_are_named(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
+    with check_fails(hint):
         check.parameter_count(wrong)
 
 
 def test_a_wrong_count_names_the_sizes_and_both_numbers():
-    with pytest.raises(CheckFailed, match=r"sizes \[3, 5, 2\]: expected 32 parameters, "
+    with check_fails(r"sizes \[3, 5, 2\]: expected 32 parameters, "
                                           r"got 7"):
         check.parameter_count(lambda s: 7 if s == [3, 5, 2] else right(s))

@@ -11,8 +11,8 @@ import pytest
 
 from lecture_lib import check, init
 from lecture_lib.autodiff import softmax_cross_entropy
-from lecture_lib.check import CheckFailed
 from lecture_lib.nn import Linear
+from check_failures import check_fails
 
 
 # ---- depth_to_exceed ---------------------------------------------------------------------------
@@ -32,7 +32,7 @@ def test_depth_to_exceed_passes_the_reference(capsys):
     (lambda f, T: math.ceil(T / (f - 1)), "geometrically"),
 ])
 def test_depth_to_exceed_hints(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
+    with check_fails(hint):
         check.depth_to_exceed(wrong)
 
 
@@ -99,7 +99,7 @@ def test_layer_grad_norms_passes_the_reference(capsys):
     (norms_max, "Frobenius"),
 ])
 def test_layer_grad_norms_hints(wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
+    with check_fails(hint):
         check.layer_grad_norms(wrong)
 
 
@@ -128,7 +128,7 @@ def test_initializer_passes_the_library_initializers(capsys):
     ("glorot_uniform", lambda i, o, rng: rng.uniform(-np.sqrt(6 / i), np.sqrt(6 / i), (i, o)), "both fans"),
 ])
 def test_initializer_hints(kind, wrong, hint):
-    with pytest.raises(CheckFailed, match=hint):
+    with check_fails(hint):
         check.initializer(wrong, kind)
 
 
@@ -144,3 +144,15 @@ def test_a_passing_message_fits_the_books_column(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) > 1 and all(len(line) <= MESSAGE_WIDTH for line in lines)
     assert lines[0].startswith("\u2713") and lines[1].startswith("  ")
+
+
+def test_a_failure_message_fits_the_books_column():
+    # A traceback shows "CheckFailed: " before the message; a table's lines keep their
+    # indent and a short line is left as it is.
+    from lecture_lib.check._base import MESSAGE_WIDTH, CheckFailed
+    message = "x of shape (3,): " + "a long explanation " * 12 + "\n  dW1  1.0e-01"
+    err = CheckFailed(message)
+    lines = f"CheckFailed: {err}".splitlines()
+    assert len(lines) > 2 and all(len(line) <= MESSAGE_WIDTH for line in lines)
+    assert lines[-1] == "  dW1  1.0e-01" and err.message == message
+    assert " ".join(str(err).split()) == " ".join(message.split())
