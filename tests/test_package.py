@@ -97,6 +97,13 @@ def test_the_wheel_holds_every_module(wheel, package):
     assert f"{package}/__init__.py" in names
 
 
+def test_the_wheel_holds_the_self_checks_stored_values(wheel):
+    # Failing: pyproject.toml's package-data left out lecture_lib/check/expected.json, so
+    # every self-check of an installed wheel raised FileNotFoundError.
+    stored = ROOT / "lecture_lib" / "check" / "expected.json"
+    assert wheel.read("lecture_lib/check/expected.json") == stored.read_bytes()
+
+
 def test_main_dependencies_cover_lecture_libs_top_level_imports(wheel):
     # A module importing, at its top, a distribution that `pip install .` does not bring
     # breaks `import lecture_lib.x` on a fresh machine (Colab, a wheel).
