@@ -2,8 +2,8 @@ r"""Gradient flow at initialization: activations and gradients of a deep network
 by layer.
 
 Letters (as in the rest of the book): N observations, P input features (784 for MNIST),
-C classes (10), D hidden layers, $K_d$ units in hidden layer d ($K_0 = P$, $K_{D+1} =
-C$). A network is a stack of $L = D + 1$ linear layers; layer d ($d = 1, \dots, L$)
+K classes (10), D hidden layers, $K_d$ units in hidden layer d ($K_0 = P$, $K_{D+1} =
+K$). A network is a stack of $D + 1$ linear layers; layer d ($d = 1, \dots, D + 1$)
 computes, for the batch stored row by row,
 
 $$
@@ -11,7 +11,7 @@ q_d = h_{d-1} W_d + b_d, \qquad h_d = g(q_d) \quad (d \le D), \qquad z = q_{D+1}
 $$
 
 with ``h0 = X: (N, P)``, ``W_d: (K_{d-1}, K_d)``, ``b_d: (K_d,)``,
-``q_d, h_d: (N, K_d)`` and the logits ``z: (N, C)``. The loss is the mean softmax
+``q_d, h_d: (N, K_d)`` and the logits ``z: (N, K)``. The loss is the mean softmax
 cross-entropy on integer labels ``y: (N,)``.
 
 :func:`backprop` walks the lecture's chain in row form, from the loss down to layer 1,
@@ -139,9 +139,9 @@ class Trace:
     """Everything :func:`backprop` computed; lists are indexed by layer, first layer
     first.
 
-    q[d-1]: $q_d$ (N, K_d), d = 1..L (``q[-1]`` is the logits z (N, C));
+    q[d-1]: $q_d$ (N, K_d), d = 1..D+1 (``q[-1]`` is the logits z (N, K));
     h[d-1]: $h_d$ (N, K_d), d = 1..D (hidden layers only);
-    dq[d-1]: $\\partial L/\\partial q_d$ (N, K_d), d = 1..L;
+    dq[d-1]: $\\partial L/\\partial q_d$ (N, K_d), d = 1..D+1;
     dh[d-1]: $\\partial L/\\partial h_d$ (N, K_d), d = 1..D;
     dW[d-1]: $\\partial L/\\partial W_d$ (K_{d-1}, K_d);
     db[d-1]: $\\partial L/\\partial b_d$ (K_d,); loss: the mean cross-entropy;
@@ -218,7 +218,7 @@ def _g_prime(act, q):
 
 
 def _forward_layers(t, layers, acts, X0):
-    """q_d = h_{d-1} W_d + b_d, h_d = g(q_d): the lists of q_d (d = 1..L) and h_d (d =
+    """q_d = h_{d-1} W_d + b_d, h_d = g(q_d): the lists of q_d (d = 1..D+1) and h_d (d =
     1..D)."""
     h, qs, hs = X0, [], []
     for d, (W, b) in enumerate(layers, start=1):
@@ -260,8 +260,8 @@ def _backward_layers(t, layers, acts, X0, qs, hs, y):
 
 
 def weight_grad_norms(model, X, y, dtype=np.float64):
-    r"""$\|\partial L/\partial W_d\|_F$ for $d = 1, \dots, L$ (first layer first): an
-    array (L,).
+    r"""$\|\partial L/\partial W_d\|_F$ for $d = 1, \dots, D + 1$ (first layer first):
+    an array (D + 1,).
 
     The loss is the mean softmax cross-entropy of ``model`` on ``X: (N, P)``,
     ``y: (N,)``; the biases' gradients are not included. Computed by :func:`backprop`
@@ -277,7 +277,7 @@ def _ms(a):
 
 
 def layer_table(trace):
-    """One row per layer d = 1..L of a :class:`Trace`, as a DataFrame indexed by
+    """One row per layer d = 1..D+1 of a :class:`Trace`, as a DataFrame indexed by
     ``layer``:
 
     ``var q`` (mean square of $q_d$ over the batch and units: its variance when
