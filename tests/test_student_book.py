@@ -203,6 +203,14 @@ def secrets_and_teaching(nb):
             listing = REPO / "chapters" / rel
             if listing.is_file():
                 teaching.update(ln.strip() for ln in listing.read_text().splitlines())
+    for i, cell in enumerate(nb.cells):  # so are the outputs of teaching cells (a listing
+        if cell.cell_type != "code" or cell.metadata.get("nbgrader") or i in gated:
+            continue                     # printed from the library, chapter 5)
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            shown = out.get("text", "") + data.get("text/plain", "") + html.unescape(
+                re.sub(r"<[^>]+>", "", data.get("text/html", "")))
+            teaching.update(ln.strip() for ln in shown.splitlines() if ln.strip())
     teaching_prose = normal(" ".join(teaching_prose))
     prose = {p for p in prose - teaching
              if len(normal(p)) >= 30 and normal(p) not in teaching_prose}
