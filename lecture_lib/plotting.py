@@ -115,13 +115,13 @@ def show_digits(X, y, per_class: int = 8, classes=range(10), rng=None, title=Non
 _ON, _OFF = PALETTE[0], "#E8E8E8"     # cells that pass the gradient, cells that do not
 
 
-def _cell(ax, x, y, on, text=None, gid=None, size=1.0):
-    """One square cell of side ``size`` with its lower left corner at (x, y)."""
-    ax.add_patch(mpl.patches.Rectangle((x, y), size, size, gid=gid,
+def _cell(ax, x, y, on, text=None, gid=None):
+    """One unit square cell with its lower left corner at (x, y)."""
+    ax.add_patch(mpl.patches.Rectangle((x, y), 1, 1, gid=gid,
                                        facecolor=_ON if on else _OFF,
                                        edgecolor="white", linewidth=1.0))
     if text is not None:
-        ax.text(x + size / 2, y + size / 2, text, ha="center", va="center",
+        ax.text(x + 0.5, y + 0.5, text, ha="center", va="center",
                 fontsize=TEXT_PT, color="white" if on else "black")
 
 
