@@ -89,9 +89,10 @@ def show_digits(X, y, per_class: int = 8, classes=range(10), rng=None, title=Non
     images = X.reshape(-1, 28, 28)
     rng = np.random.default_rng(0 if rng is None else rng)
     classes = list(classes)
-    width = min(COLUMN_IN, per_class * 0.6 + 0.5)
+    side = (min(COLUMN_IN, per_class * 0.6 + 0.5) - 0.5) / per_class   # one image, in
     fig, axes = plt.subplots(len(classes), per_class, squeeze=False,
-                             figsize=(width, len(classes) * (width - 0.5) / per_class),
+                             figsize=(min(COLUMN_IN, per_class * side + 0.5),
+                                      len(classes) * side),
                              gridspec_kw=dict(wspace=0.05, hspace=0.05))
     for row, k in enumerate(classes):
         idx = rng.choice(np.flatnonzero(y == k), size=per_class, replace=False)
