@@ -139,7 +139,7 @@ class GradeRecords(NbGraderPreprocessor):
             gid = grade_id(cell)
             if (cell.cell_type == "code" and gid and gid.endswith("-code")
                     and _label(gid) in HAND_DERIVED):
-                uses = forbidden_uses(cell.source)
+                uses = forbidden_uses(cell.source, HAND_DERIVED[_label(gid)])
                 if uses:
                     report_entry(resources, "flagged", f"{gid}: {', '.join(uses)}")
         info = resources["nbgrader"]

@@ -9,7 +9,9 @@ inputs (``lecture_lib.check.record``). After execution, here, in the grader's pr
 2. the recorded outputs must be exactly one per call, same task and options, in order
    (anything else is tampering: the cell scores zero and the report says so);
 3. the grader makes the same inputs (``lecture_lib.check._cases``, the grader's own
-   copy), computes its references (``coursetools.references``) and compares;
+   copy), computes its references (``coursetools.references``) and compares
+   (``coursetools.comparing``, or the task's own comparator where an answer is a
+   table or depends on the machine);
 4. the cell's outputs are replaced by the verdict: a line per call when right, an
    error naming the first wrong case when not (nbgrader then scores it zero).
 
@@ -21,22 +23,18 @@ from __future__ import annotations
 import ast
 import json
 
-import numpy as np
 from nbformat.v4 import new_output
 
 from lecture_lib.check._base import fold
 from lecture_lib.check._cases import inputs
+from lecture_lib.check._codec import decode
 from lecture_lib.check._record import MIME
-from lecture_lib.check._stored import decode
-from lecture_lib.gradcheck import rel_error
 
-from .references import REFERENCES, TOLERANCES
+from .comparing import TOL, compare
+from .references import COMPARATORS, REFERENCES, TOLERANCES
 
 __all__ = ["RecordSpecError", "record_calls", "recorded", "decode", "compare",
            "judge_cell", "TOL"]
-
-TOL = 1e-6              # float64 answers; the references agree with themselves to 1e-15
-
 
 class RecordSpecError(ValueError):
     """A hidden-test cell's ``check.record`` call is not literal (the instructor's
@@ -50,6 +48,14 @@ def _is_record(node):
             and f.value.id == "check")
 
 
+def _recorded_name(node):
+    """The name of what a record call records: a function's or a value's name, or a
+    tuple of names (``(history_100, reference)``)."""
+    if isinstance(node, ast.Tuple) and node.elts:
+        return ", ".join(_recorded_name(e) for e in node.elts)
+    return node.id
+
+
 def record_calls(source):
     """[(task, function name, options), ...] of the ``check.record`` calls in
     `source`, in order; RecordSpecError for a call that is not literal."""
@@ -58,7 +64,7 @@ def record_calls(source):
         if isinstance(node, ast.Call) and _is_record(node):
             try:
                 task = ast.literal_eval(node.args[0])
-                name = node.args[1].id
+                name = _recorded_name(node.args[1])
                 options = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
             except (IndexError, AttributeError, ValueError) as err:
                 raise RecordSpecError(f"check.record needs a task string, a function "
@@ -80,43 +86,6 @@ def recorded(cell):
             and MIME in o.get("data", {})]
 
 
-def _compare_array(got, ref, name, tol=TOL):
-    ref = np.asarray(ref, dtype=np.float64)
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != ref.shape and not (ref.ndim == 0 and got.size == 1):
-        return f"{name} has shape {got.shape}, expected {ref.shape}"
-    err = rel_error(got.reshape(ref.shape), ref, ignore_nan=False)
-    if not err < tol:
-        return f"{name}: relative error {err:.1e}"
-    return None
-
-
-def compare(got, ref, name="the answer", tol=TOL):
-    """None when `got` matches `ref` (dict keys of ref but 'X' required, arrays to
-    `tol` relative error); else what differs first."""
-    if isinstance(ref, dict):
-        if not isinstance(got, dict):
-            return f"{name} is not a dict"
-        for key in ref:
-            if key not in got:
-                if key == "X":
-                    continue
-                return f"{name} lacks the key {key!r}"
-            problem = _compare_array(got[key], ref[key], f"d{key}", tol)
-            if problem:
-                return problem
-        return None
-    if isinstance(ref, (tuple, list)):
-        if not isinstance(got, list) or len(got) != len(ref):
-            return f"{name} is not a sequence of {len(ref)} values"
-        for i, (g, r) in enumerate(zip(got, ref)):
-            problem = compare(g, r, f"value {i + 1}", tol)
-            if problem:
-                return problem
-        return None
-    return _compare_array(got, ref, name, tol)
-
-
 def _judge_call(task, options, record):
     """(number of inputs, first problem or None) of one record against the grader's
     references."""
@@ -132,8 +101,14 @@ def _judge_call(task, options, record):
             got = decode(answer.get("value"))
         except ValueError as err:
             return len(cases), f"{where}: {err}"
-        problem = compare(got, REFERENCES[task](args, **options),
-                          tol=TOLERANCES.get(task, TOL))
+        ref = REFERENCES[task](args, **options)
+        if task in COMPARATORS:
+            try:
+                problem = COMPARATORS[task](got, ref, args, options)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
+                problem = f"the answer cannot be read ({type(err).__name__}: {err})"
+        else:
+            problem = compare(got, ref, tol=TOLERANCES.get(task, TOL))
         if problem:
             return len(cases), f"{where}: {problem}"
     return len(cases), None

@@ -29,9 +29,10 @@ def softplus(x):
 
 
 def test_passes_correct_ops(capsys):
-    check.engine_op(maximum, torch.maximum, arity=2)
+    check.engine_op(maximum, "maximum")                 # the stored values
+    check.engine_op(maximum, torch.maximum, arity=2)    # torch on random inputs
     check.engine_op(softplus, torch.nn.functional.softplus)
-    assert capsys.readouterr().out.count("\u2713") == 2
+    assert capsys.readouterr().out.count("\u2713") == 3
 
 
 def test_restores_the_cycle_collector(capsys):
@@ -139,9 +140,17 @@ def softplus_wrong_sign(x):
     (lambda x, y: np.maximum(x.data, y.data), 2, "not an engine Tensor"),
 ])
 def test_names_the_mistake(student, arity, hint):
-    op = torch.maximum if arity == 2 else torch.nn.functional.softplus
-    with check_fails(hint):
-        check.engine_op(student, op, arity=arity, name="op")
+    # Against the stored values of the chapter's maximum, and against torch.
+    references = (["maximum", torch.maximum] if arity == 2
+                  else [torch.nn.functional.softplus])
+    for op in references:
+        with check_fails(hint):
+            check.engine_op(student, op, arity=arity, name="op")
+
+
+def test_an_unknown_stored_operation_is_refused():
+    with pytest.raises(ValueError, match="no stored values for the operation 'minimum'"):
+        check.engine_op(maximum, "minimum")
 
 
 def cube_slightly_off(x):

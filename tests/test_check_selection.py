@@ -1,8 +1,10 @@
-"""lecture_lib.check.best_of and expected_best_of (chapter 10's winner's curse). If a test
-fails, the exact expectation is wrong, or students get a wrong verdict or a misleading hint."""
+"""lecture_lib.check.best_of (chapter 10's winner's curse) and the grader's exact
+expectation it stores (coursetools.references). If a test fails, the exact expectation is
+wrong, or students get a wrong verdict or a misleading hint."""
 import numpy as np
 import pytest
 
+from coursetools.references._training import expected_best_of
 from lecture_lib import check
 from check_failures import check_fails
 
@@ -18,28 +20,23 @@ def test_expected_best_of_matches_brute_force():
     pmf = np.array([comb(n, c) * p**c * (1 - p) ** (n - c) for c in range(n + 1)])
     sf = 1 - np.cumsum(pmf)
     exact = sum(sf[c] ** k for c in range(n)) / n
-    assert check.expected_best_of(p, k, n) == pytest.approx(exact, rel=1e-12)
+    assert expected_best_of(p, k, n) == pytest.approx(exact, rel=1e-12)
 
 
 def test_expected_best_of_one_model_is_p_and_falls_with_k():
-    assert check.expected_best_of(0.02, 1, 10_000) == pytest.approx(0.02, rel=1e-9)
-    values = [check.expected_best_of(0.02, k, 10_000) for k in (1, 2, 5, 20)]
+    assert expected_best_of(0.02, 1, 10_000) == pytest.approx(0.02, rel=1e-9)
+    values = [expected_best_of(0.02, k, 10_000) for k in (1, 2, 5, 20)]
     assert all(a > b for a, b in zip(values, values[1:])), values
 
 
 def test_expected_best_of_agrees_with_simulation():
     rng = np.random.default_rng(1)
     sim = reference(0.05, 4, 2_000, 200_000, rng).mean()
-    assert check.expected_best_of(0.05, 4, 2_000) == pytest.approx(sim, abs=2e-5)
+    assert expected_best_of(0.05, 4, 2_000) == pytest.approx(sim, abs=2e-5)
 
 
 def test_reference_passes(capsys):
     check.best_of(reference)
-    assert capsys.readouterr().out.startswith("\u2713")
-
-
-def test_other_cases_and_seed(capsys):
-    check.best_of(reference, cases=[(0.02, 1, 10_000, 2_000), (0.03, 3, 1_000, 2_000)], seed=5)
     assert capsys.readouterr().out.startswith("\u2713")
 
 
@@ -61,15 +58,19 @@ def test_mistakes_fail_with_their_hint(name):
         check.best_of(fn)
 
 
-def test_hard_coded_k_or_n_pass_the_default_case_only():
+def test_hard_coded_k_or_n_pass_the_self_check_only():
     # chapter 10's hidden test relies on this: k = 10 or n = 10,000 written into the answer
-    # passes the default case, and fails a case with another k or n
+    # passes the self-check's case, and fails the grader's on cases with another k or n
+    from recorded import judge
+
     def fixed_k(p, k, n, repeats, rng):
         return rng.binomial(n, p, size=(repeats, 10)).min(axis=1) / n
 
     def fixed_n(p, k, n, repeats, rng):
         return rng.binomial(n, p, size=(repeats, k)).min(axis=1) / 10_000
+    hidden = ('check.record("best_of", best_of, seed=11,\n'
+              '             cases=((0.02, 1, 10_000, 4_000), (0.03, 3, 1_000, 4_000)))')
+    assert judge(hidden, best_of=reference)[0]
     for fn in (fixed_k, fixed_n):
         check.best_of(fn)
-        with check_fails():
-            check.best_of(fn, cases=[(0.02, 1, 10_000, 4_000), (0.03, 3, 1_000, 4_000)])
+        assert not judge(hidden, best_of=fn)[0]

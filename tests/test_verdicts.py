@@ -93,11 +93,60 @@ def test_stored_self_check_values_are_up_to_date():
     assert expected.main(["--check"]) == 0
 
 
-def test_lecture_lib_holds_no_answer_of_chapter_3():
+def test_lecture_lib_holds_no_answer():
+    # Failing: a self-check computes a graded exercise's answer again (the reference
+    # code a submission could import), instead of comparing with stored values.
+    import pathlib
     import lecture_lib.check as check
-    from lecture_lib.check import _gradients
-    assert not hasattr(_gradients, "reference_backward")
+    sources = {p.name: p.read_text() for p in
+               pathlib.Path(check.__file__).parent.glob("*.py")}
+    answers = ["reference_backward", "_reference_depth", "expected_best_of",
+               "numerical_gradient as", "functional import softmax", "_INITS",
+               "sqrt(6 /", "diagnostics import backprop", "def _reference("]
+    found = [(name, a) for name, text in sources.items() for a in answers if a in text]
+    assert not found, found
     assert not hasattr(check, "reference_backward")
+
+
+def test_every_recorded_task_has_a_reference_and_inputs():
+    # Failing: a hidden test records a task the grader cannot judge (it would score 0
+    # for every student) or records it with options its inputs do not take.
+    import nbformat
+    from coursetools.references import REFERENCES
+    from lecture_lib.check._cases import TASKS
+    from coursetools.course import chapters
+    seen = set()
+    for path in chapters():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if "### BEGIN HIDDEN TESTS" in cell.source:
+                for task, _, options in verdicts.record_calls(cell.source):
+                    assert task in REFERENCES and task in TASKS, (path.name, task)
+                    assert inputs(task, **options), (path.name, task)
+                    seen.add(task)
+    assert seen <= set(REFERENCES) == set(TASKS)
+
+
+def test_a_tuple_of_values_is_recorded_under_its_names():
+    calls = verdicts.record_calls('check.record("batch_runs", (h100, ref))')
+    assert calls == [("batch_runs", "h100, ref", {})]
+    with pytest.raises(verdicts.RecordSpecError):
+        verdicts.record_calls('check.record("batch_runs", runs["a"])')
+
+
+def test_tables_travel_with_their_labels():
+    import pandas as pd
+    from lecture_lib.check._codec import decode
+    frame = pd.DataFrame({"diverged at": [None, 3], "trained": [True, False]},
+                         index=pd.Index([0.001, 0.1], name="lr"))
+    back = decode(json.loads(json.dumps(encode(frame))))
+    assert list(back.index) == [0.001, 0.1] and list(back.columns) == list(frame)
+    assert np.isnan(back.iloc[0, 0]) and back.iloc[1, 0] == 3 and back.iloc[0, 1] == 1
+    series = decode(encode(pd.Series({"matrix products": 7, "Adam update": 2})))
+    assert series["Adam update"] == 2 and decode(encode(None)) is None
+    for forged in ({"frame": {"index": [0], "columns": ["a"], "values": encode([1.0])}},
+                   {"series": {"index": [[1]], "values": encode([1.0])}}):
+        with pytest.raises(ValueError):
+            decode(forged)
 
 
 def test_forbidden_calls_are_found():
@@ -107,6 +156,38 @@ def test_forbidden_calls_are_found():
                                              "twolayer.backward"]
     assert forbidden.forbidden_uses("def f(x):\n    return x.T @ x\n") == []
     assert forbidden.forbidden_uses("def (:") == []
+
+
+def test_teaching_code_that_is_the_answer_is_flagged_in_its_exercise():
+    # The library keeps gradcheck.numerical_gradient (chapter 4's teaching); calling it
+    # in the exercise that asks for it is flagged, under any name it is imported as.
+    names = forbidden.HAND_DERIVED["ex-gradcheck-central"]
+    for src in ("g = gradcheck.numerical_gradient(f, x)",
+                "from lecture_lib import gradcheck as gc\ng = gc.numerical_gradient(f, x)",
+                "from lecture_lib.gradcheck import numerical_gradient as ng"):
+        assert forbidden.forbidden_uses(src, names), src
+    own = "def numerical_gradient(f, x, h=1e-5):\n    return 0\nnumerical_gradient(f, x)"
+    assert forbidden.forbidden_uses(own, names) == []
+    assert forbidden.forbidden_uses("n = diagnostics.weight_grad_norms(m, X, y)",
+                                    forbidden.HAND_DERIVED["ex-products-norms"])
+
+
+def test_the_instructors_solutions_are_not_flagged():
+    # Failing: a forbidden name is one the solutions use (every student would be
+    # flagged), or HAND_DERIVED names an exercise no chapter has.
+    import nbformat
+    from coursetools.assign import grade_id
+    from coursetools.course import chapters
+    labels = {}
+    for path in chapters():
+        for cell in nbformat.read(path, as_version=4).cells:
+            gid = grade_id(cell) or ""
+            label = gid.rsplit("-", 1)[0]
+            if gid.endswith("-code") and label in forbidden.HAND_DERIVED:
+                labels[label] = forbidden.forbidden_uses(
+                    cell.source, forbidden.HAND_DERIVED[label])
+    assert set(labels) == set(forbidden.HAND_DERIVED)
+    assert not any(labels.values()), labels
 
 
 @pytest.mark.parametrize("entry, status", [

@@ -7,9 +7,10 @@ mask, a missing 1/N, the relative error per parameter) rather than only "wrong".
 passing check prints one line starting with a check mark; a failing one raises
 :class:`CheckFailed` (an ``AssertionError``), so a notebook run stops there.
 
-The chapter 3 checks compare with stored values (``expected.json``, written by
-``python -m coursetools.expected`` from the grader's references): the package holds no
-implementation of their exercises' answers. ``check.record`` is what hidden tests call:
+The checks compare with stored values (``expected.json``, written by ``python -m
+coursetools.expected`` from the grader's references) and name a mistake by the stored
+answers of the typical mistakes: the package holds no implementation of a graded
+exercise's answer. ``check.record`` is what hidden tests call:
 it records the student's answers on the task's inputs for the grader, and judges
 nothing.
 
@@ -27,4 +28,4 @@ from ._gradient_flow import depth_to_exceed, initializer, layer_grad_norms
 from ._clipping import clip_by_global_norm
 from ._engine import engine_op
 from ._metrics import log_loss_and_error
-from ._selection import best_of, expected_best_of
+from ._selection import best_of

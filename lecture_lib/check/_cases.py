@@ -7,7 +7,8 @@ outside the student's process) makes the same inputs from the same options with 
 module, computes its own references and compares. Nothing here is an answer: only
 random arrays and the chapters' data.
 
-``TASKS[name](**options)`` returns the list of argument tuples of the task ``name``.
+``TASKS[name](**options)`` returns the list of argument tuples of the task ``name``
+(chapters 4 to 11's are made in ``_tasks``).
 Shapes in the lecture's letters: X (N, P), W1 (P, K1), W2 (K1, K2), beta (K2,), y (N,).
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from . import _tasks
 
 __all__ = ["TASKS", "inputs", "mnist_train"]
 
@@ -135,13 +138,46 @@ def tanh_nodes(shapes, rng, **_):
             for shape in shapes]
 
 
+def grids(grids, **_):
+    """Each grid (of learning rates, say) as the one argument of a call."""
+    return [(tuple(grid),) for grid in grids]
+
+
+def rows_of(rows, **_):
+    """The row indices to record of arrays too big to record whole."""
+    return [(tuple(rows),)]
+
+
 TASKS = {"twolayer": twolayer_networks,
          "twolayer_chapter_batch": twolayer_chapter_batch,
          "layer_step": layer_steps, "jacobian_memory": given,
          "parameter_count": one_argument, "n_256_64": no_input,
          "initial_losses": given, "input_grad": logistic_points,
          "logreg": logistic_data, "logreg_mnist": logistic_mnist,
-         "tanh_backward": tanh_nodes, "reused_node": given, "descent": given}
+         "tanh_backward": tanh_nodes, "reused_node": given, "descent": given,
+         # chapter 4
+         "numerical_gradient": _tasks.functions_at,
+         "softmax_ce": _tasks.logit_batches, "softmax_ce_grad": _tasks.logit_batches,
+         "predicted_bottoms": no_input,
+         # chapter 5
+         "engine_maximum": _tasks.engine_pairs, "step_work": given,
+         # chapter 6
+         "depth_to_exceed": given, "layer_grad_norms": _tasks.engine_mlps,
+         "layer_grad_norms_mnist": _tasks.mnist_engine_mlp, "measured_growth": given,
+         # chapter 7
+         "clip_by_global_norm": _tasks.gradient_lists, "lr_table": grids,
+         "lr_outcomes": no_input,
+         "standardized_rows": rows_of, "std_floor_errors": no_input,
+         # chapter 8
+         "predicted_var_q5": no_input, "measured_var_q5": given,
+         "initializer": _tasks.initializer_draws,
+         # chapters 9 and 10
+         "log_loss_and_error": _tasks.probabilities, "batch_runs": no_input,
+         "sgd_runs": no_input, "best_of": _tasks.binomial_draws,
+         "scaled_copy": _tasks.torch_networks, "lr_choice": no_input,
+         # chapter 11
+         "residual_backward": _tasks.residual_problems,
+         "block_mean_squares": _tasks.residual_networks}
 
 
 def inputs(task, **options):

@@ -15,16 +15,19 @@ of new arrays of the same shapes (the inputs are left untouched) and ``norm`` is
 *before* clipping, as ``torch.nn.utils.clip_grad_norm_`` returns it. A factor $c/(\|g\|
 + \epsilon)$ with a tiny $\epsilon$ (torch uses $10^{-6}$) is accepted too.
 
-The check names the typical mistakes: clipping each parameter by its own norm,
-forgetting the $\min(1, \cdot)$ (small gradients get scaled *up* to length $c$),
-returning the norm after clipping, adding the parameters' norms instead of their
-squares, and modifying the gradients in place.
+The check compares with the values stored for its fixed gradients (``expected.json``:
+no clipping code here) and names the typical mistakes by their stored answers: clipping
+each parameter by its own norm, forgetting the $\min(1, \cdot)$ (small gradients get
+scaled *up* to length $c$), returning the norm after clipping, adding the parameters'
+norms instead of their squares, and modifying the gradients in place.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._base import CheckFailed, ok, rel_error
+from ._stored import stored
+from ._tasks import gradient_lists
 
 __all__ = ["clip_by_global_norm"]
 
@@ -32,33 +35,15 @@ __all__ = ["clip_by_global_norm"]
 # (K1,), dW2 (K1, C), db2 (C,).
 _SHAPES = ((20, 8), (8,), (8, 3), (3,))
 _RTOL = 1e-5    # float64; leaves room for an epsilon of 1e-6 in c / (norm + eps)
-
-
-def _norm(grads):
-    squares = (float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
-    return float(np.sqrt(sum(squares)))
-
-
-def _reference(grads, c):
-    norm = _norm(grads)
-    factor = min(1.0, c / norm)
-    return [g * factor for g in grads], norm
-
-
-def _cases(rng):
-    """(description, grads, c): one to clip, one to leave alone, and one where only the
-    joint norm is above c (every single parameter's norm is below it)."""
-    big = [rng.standard_normal(s) * 3.0 for s in _SHAPES]
-    small = [rng.standard_normal(s) * 0.01 for s in _SHAPES]
-    spread = [rng.standard_normal(s) for s in _SHAPES]
-    per_param = [np.linalg.norm(g) for g in spread]
-    c_spread = 0.5 * (max(per_param) + _norm(spread))  # above each part, not the whole
-    return [
-        ("a large gradient (norm above c)", big, 1.0),
-        ("a small gradient (norm below c)", small, 1.0),
-        ("a gradient whose parameters are each below c but jointly above it", spread,
-         c_spread),
-    ]
+#: (description, (shapes, scale, c)) of the self-check's gradients, drawn in this order
+#: from default_rng(0): one to clip, one to leave alone, and one whose parameters' norms
+#: (13.0, 2.6, 4.1, 0.4) are each below c = 13.4 while the joint norm, 13.9, is above
+#: it (tests/test_check_clipping.py keeps that true).
+CASES = (("a large gradient (norm above c)", (_SHAPES, 3.0, 1.0)),
+         ("a small gradient (norm below c)", (_SHAPES, 0.01, 1.0)),
+         ("a gradient whose parameters are each below c but jointly above it",
+          (_SHAPES, 1.0, 13.4)))
+SEED = 0
 
 
 def _close(list_a, list_b):
@@ -99,12 +84,13 @@ def _unpack(result, grads, where):
     return [np.asarray(a, dtype=np.float64) for a in clipped], norm
 
 
-def clip_by_global_norm(student_fn, seed=0):
-    """Check ``student_fn(grads, c) -> (clipped, norm)`` on random gradients drawn from
-    ``seed`` (see the module docstring). Prints one line on success; raises
+def clip_by_global_norm(student_fn):
+    """Check ``student_fn(grads, c) -> (clipped, norm)`` on the fixed gradients of
+    :data:`CASES` (see the module docstring). Prints one line on success; raises
     :class:`CheckFailed` with a hint."""
-    rng = np.random.default_rng(seed)
-    for where, grads, c in _cases(rng):
+    table = stored("clip_by_global_norm")
+    inputs = gradient_lists([case for _, case in CASES], SEED)
+    for n, ((where, _), (grads, c)) in enumerate(zip(CASES, inputs)):
         where = f"{where}, c = {c:.3g}"
         originals = [g.copy() for g in grads]
         try:
@@ -117,12 +103,15 @@ def clip_by_global_norm(student_fn, seed=0):
                               f"given (in place, e.g. g *= factor). Return new arrays "
                               f"(g * factor) and leave the inputs as they were.")
         clipped, norm = _unpack(result, originals, where)
-        expected, true_norm = _reference(originals, c)
+        expected, true_norm, clipped_norm = table["expected"][n]
+        true_norm, clipped_norm = float(true_norm), float(clipped_norm)
         clipped_ok = _close(clipped, expected)
         norm_ok = rel_error(norm, true_norm) < _RTOL
         if clipped_ok and norm_ok:
             continue
-        hints = [] if clipped_ok else [_clipped_hint(clipped, originals, expected, c)]
+        mistakes = {m: v[n] for m, v in table["mistakes"].items()}
+        hints = [] if clipped_ok else [_clipped_hint(clipped, originals, expected,
+                                                     clipped_norm, mistakes)]
         if not norm_ok:
             hints.append(_norm_hint(norm, true_norm, c))
         raise CheckFailed(f"{where}: " + " ".join(hints))
@@ -130,22 +119,19 @@ def clip_by_global_norm(student_fn, seed=0):
        "direction kept, small gradients untouched, pre-clip norm returned (3 cases)")
 
 
-def _clipped_hint(clipped, originals, expected, c):
-    """Why the clipped gradients are not min(1, c/||g||) g: the typical mistake they
-    match."""
-    true_norm = _norm(originals)
-    factor = min(1.0, c / true_norm)
-    if _close(clipped, [g * min(1.0, c / np.linalg.norm(g)) for g in originals]):
+def _clipped_hint(clipped, originals, expected, clipped_norm, mistakes):
+    """Why the clipped gradients are not min(1, c/||g||) g: the typical mistake whose
+    stored answer they match."""
+    if _close(clipped, mistakes["per parameter"]):
         return ("You clipped each parameter by its own norm. The lecture's g is all "
                 "parameters' gradients stacked into one vector: compute one norm "
                 "sqrt(sum over parameters of sum(g**2)) and multiply every gradient "
                 "by the same factor min(1, c/norm), so the direction of g is kept.")
-    if factor == 1.0 and _close(clipped, [g * (c / true_norm) for g in originals]):
-        return (f"The norm {true_norm:.3g} is already below c = {c:.3g}, so nothing "
-                f"should change, but you scaled the gradient UP to length c. The "
-                f"factor is min(1, c/norm): clipping only ever shortens.")
-    summed = sum(np.linalg.norm(h) for h in originals)
-    if _close(clipped, [g * min(1.0, c / summed) for g in originals]):
+    if _close(clipped, mistakes["scaled up"]):
+        return ("The norm is already below c, so nothing should change, but you "
+                "scaled the gradient UP to length c. The factor is min(1, c/norm): "
+                "clipping only ever shortens.")
+    if _close(clipped, mistakes["sum of norms"]):
         return ("Your factor uses the sum of the parameters' norms. The global norm "
                 "is the square root of the sum of all squared entries, "
                 "sqrt(sum_k ||g_k||^2), not sum_k ||g_k||.")
@@ -162,9 +148,8 @@ def _clipped_hint(clipped, originals, expected, c):
                      f"never changes the ratios between entries (clipping each entry "
                      f"to [-c, c] would). ")
     return (direction + f"The clipped gradients differ from min(1, c/||g||) g "
-                        f"(relative "
-            f"error per parameter {errors}). Their joint norm is {_norm(clipped):.4g}; "
-            f"it should be {factor * true_norm:.4g}.")
+                        f"(relative error per parameter {errors}); their joint norm "
+                        f"should be {clipped_norm:.4g}.")
 
 
 def _norm_hint(norm, true_norm, c):

@@ -9,11 +9,13 @@ input's share into its gradient with ``x.add_grad(g * local gradient)``, and ret
 never to the output (no ``out.grad``): otherwise output and rule form a reference cycle
 that keeps every finished graph in memory until Python's cycle collector runs.
 
-The check runs the operation next to the same operation in torch (float64) on random
-inputs, including inputs of different shapes that broadcast and an input used twice, and
-says whether the **forward** or the **backward** pass is wrong, for which input, and by
-how much; last, it checks that the output is freed as soon as nothing refers to it (no
-cycle through the rule).
+The check runs the operation on inputs, including inputs of different shapes that
+broadcast and an input used twice, and compares its output and gradients with a
+reference: for the chapter's exercise (``"maximum"``) the values stored for fixed inputs
+(``expected.json``: no implementation of the exercise here), for any other operation
+the same operation in torch (float64) on random inputs. It says whether the **forward**
+or the **backward** pass is wrong, for which input, and by how much; last, it checks
+that the output is freed as soon as nothing refers to it (no cycle through the rule).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ import weakref
 import numpy as np
 
 from ._base import CheckFailed, ok, rel_error
+from ._stored import stored
+from ._tasks import engine_pairs
 
 __all__ = ["engine_op"]
 
@@ -37,6 +41,9 @@ NODE_SIGNATURE = ("autodiff.make_node(data, inputs, op_name, backward), where "
 # Input shapes: one op of one input, or of two inputs that broadcast against each other.
 UNARY_SHAPES = (((5,),), ((3, 4),), ((),))
 BINARY_SHAPES = (((5,), (5,)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((2, 3), ()))
+#: the operations whose reference values are stored, and their arity: inputs
+#: ``engine_pairs(BINARY_SHAPES, rng=0)`` (U(-3, 3) with random upstream gradients)
+STORED_OPS = {"maximum": 2}
 
 
 def _shapes(shapes):
@@ -72,15 +79,51 @@ def _backward(out, upstream, where, name):
                       in_backward=True) from err
 
 
-def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=0):
-    """Check ``student_op(*tensors) -> Tensor`` against ``torch_op(*torch_tensors)``.
+def _torch_values(torch_op, arrays, upstream):
+    """(output, gradients with `upstream`, gradients of the output's sum) of torch's
+    operation, float64."""
+    import torch
 
-    student_op: the student's engine operation taking ``arity`` engine Tensors (1 or 2).
-    torch_op: the same operation in torch, e.g. ``torch.maximum`` or
-    ``torch.nn.functional.softplus``. low, high: the inputs are drawn uniformly from
-    [low, high] (float64), from ``rng`` (seed 0 unless given, so a failure is the same
-    on every run). name: how to call the operation in messages (default: the student
-    function's name).
+    ts = _torch_leaves(arrays)
+    out = torch_op(*ts)
+    out.backward(torch.tensor(upstream))
+    ones = _torch_leaves(arrays)
+    torch_op(*ones).sum().backward()
+    return (out.detach().numpy(), [t.grad.numpy() for t in ts],
+            [t.grad.numpy() for t in ones])
+
+
+def _cases(reference, arity, low, high, rng):
+    """[(arrays, upstream, (output, gradients, local gradients))] for each input."""
+    if isinstance(reference, str):
+        if reference not in STORED_OPS:
+            raise ValueError(f"no stored values for the operation {reference!r}; "
+                             f"stored: {sorted(STORED_OPS)} (or pass a torch op)")
+        table = stored(f"engine_op/{reference}")["expected"]
+        inputs = engine_pairs(BINARY_SHAPES, rng=0)
+        return [((x, y), g, (v[0], v[1:3], v[3:5]))
+                for (x, y, g, _), v in zip(inputs, table)]
+    if arity not in (1, 2):
+        raise ValueError(f"arity must be 1 or 2, got {arity!r}")
+    rng = np.random.default_rng(rng)
+    out = []
+    for shapes in UNARY_SHAPES if arity == 1 else BINARY_SHAPES:
+        arrays = [rng.uniform(low, high, size=s) for s in shapes]
+        upstream = rng.standard_normal(np.broadcast_shapes(*shapes))
+        out.append((arrays, upstream, _torch_values(reference, arrays, upstream)))
+    return out
+
+
+def engine_op(student_op, reference="maximum", arity=1, low=-3.0, high=3.0, name=None,
+              rng=0):
+    """Check ``student_op(*tensors) -> Tensor`` against a reference.
+
+    student_op: the student's engine operation taking engine Tensors. reference: the
+    name of an operation whose values are stored (``"maximum"``, two inputs, fixed
+    inputs), or the same operation in torch, e.g. ``torch.nn.functional.softplus``,
+    taking ``arity`` tensors (1 or 2) drawn uniformly from [low, high] (float64), from
+    ``rng`` (seed 0 unless given, so a failure is the same on every run). name: how to
+    call the operation in messages (default: the student function's name).
 
     For two inputs the shapes broadcast: (5,) with (5,), (3, 4) with (4,), (3, 4) with
     (3, 1), (2, 3) with a scalar. The backward pass is driven by a random upstream
@@ -89,28 +132,24 @@ def engine_op(student_op, torch_op, arity=1, low=-3.0, high=3.0, name=None, rng=
     same inputs, whose gradients must add up, and last its output must be freed by
     reference counting alone (with the cycle collector off) once nothing refers to it.
     """
-    if arity not in (1, 2):
-        raise ValueError(f"arity must be 1 or 2, got {arity!r}")
     name = name or getattr(student_op, "__name__", "your operation")
-    rng = np.random.default_rng(rng)
-    cases = UNARY_SHAPES if arity == 1 else BINARY_SHAPES
-    for shapes in cases:
-        arrays = [rng.uniform(low, high, size=s) for s in shapes]
-        _check_one_case(student_op, torch_op, name, arrays, rng)
-    arrays = [rng.uniform(low, high, size=s) for s in cases[0]]
-    _check_reuse(student_op, torch_op, name, arrays)
+    cases = _cases(reference, arity, low, high, rng)
+    for arrays, upstream, values in cases:
+        _check_one_case(student_op, name, arrays, upstream, values)
+    arrays, _, (_, _, local) = cases[0]
+    _check_reuse(student_op, name, arrays, [3 * g for g in local])
     _check_freed(student_op, name, arrays)
-    broadcasting = ", broadcasting included;" if arity == 2 else ";"
-    ok(f"{name}: forward and backward agree with torch (< {TOL:.0e}) on {len(cases)} "
-       f"input shapes{broadcasting} gradients accumulate when it is used twice, and no "
-       f"reference cycle keeps its output alive")
+    broadcasting = ", broadcasting included;" if len(arrays) == 2 else ";"
+    ok(f"{name}: forward and backward agree with the reference (< {TOL:.0e}) on "
+       f"{len(cases)} input shapes{broadcasting} gradients accumulate when it is used "
+       f"twice, and no reference cycle keeps its output alive")
 
 
 def _run(student_op, name, arrays, where):
     """The student's operation on fresh leaf Tensors of ``arrays``: (inputs, output)."""
     from lecture_lib.autodiff import Tensor
 
-    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    xs = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
     try:
         out = student_op(*xs)
     except Exception as err:
@@ -127,27 +166,25 @@ def _torch_leaves(arrays):
     return [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
 
 
-def _check_one_case(student_op, torch_op, name, arrays, rng):
-    """Forward, then backward with a random upstream gradient, on inputs ``arrays``."""
-    import torch
-
-    shapes = [a.shape for a in arrays]
+def _check_one_case(student_op, name, arrays, upstream, values):
+    """Forward, then backward with the upstream gradient, on inputs ``arrays``;
+    ``values``: the reference's (output, gradients, gradients of the output's sum)."""
+    ref, ref_grads, local = values
+    shapes = [np.shape(a) for a in arrays]
     where = f"{name} on inputs of shape {_shapes(shapes)}"
     xs, out = _run(student_op, name, arrays, where)
-    ts = _torch_leaves(arrays)
-    tout = torch_op(*ts)
-    ref = tout.detach().numpy()
 
     # ---- forward
-    if out.shape != ref.shape:
+    if out.shape != np.shape(ref):
         broadcast = " (the inputs broadcast to it)" if len(arrays) == 2 else ""
         raise CheckFailed(f"{where}: the FORWARD pass is wrong: the output has shape "
-                          f"{out.shape}, torch's has {ref.shape}{broadcast}")
+                          f"{out.shape}, the reference's has {np.shape(ref)}"
+                          f"{broadcast}")
     forward_error = rel_error(out.data, ref)
     if not forward_error < TOL:
         raise CheckFailed(f"{where}: the FORWARD pass is wrong: its values differ from "
-                          f"torch's by a relative error of {forward_error:.1e}; the "
-                          f"backward pass was not checked")
+                          f"the reference's by a relative error of "
+                          f"{forward_error:.1e}; the backward pass was not checked")
 
     # ---- backward, with a random upstream gradient
     if not out.requires_grad:
@@ -155,28 +192,22 @@ def _check_one_case(student_op, torch_op, name, arrays, rng):
                           f"backward() cannot reach the inputs. Create it with "
                           f"make_node, which links the output to its inputs and its "
                           f"backward rule: {NODE_SIGNATURE}")
-    upstream = rng.standard_normal(ref.shape)
     _backward(out, upstream, where, name)
-    tout.backward(torch.tensor(upstream))
-    for letter, x, t in zip(LETTERS, xs, ts):
-        _compare_grad(letter, x, t.grad.numpy(), out, where)
-        error = rel_error(x.grad, t.grad.numpy())
+    for letter, x, want, alone in zip(LETTERS, xs, ref_grads, local):
+        _compare_grad(letter, x, want, out, where)
+        error = rel_error(x.grad, want)
         if error < TOL:
             continue
         msg = (f"{where}: the BACKWARD pass is wrong for {letter}: {letter}.grad "
-               f"differs from torch's by a relative error of {error:.1e}; the forward "
-               f"pass is right.")
+               f"differs from the reference's by a relative error of {error:.1e}; the "
+               f"forward pass is right.")
         # Typical mistakes: the local gradient alone (no upstream factor), a flipped
         # sign.
-        ts1 = _torch_leaves(arrays)
-        torch_op(*ts1).sum().backward()
-        local_only = ts1[LETTERS.index(letter)].grad.numpy()
-        if rel_error(x.grad, local_only) < 1e-6:
+        if rel_error(x.grad, alone) < 1e-6:
             msg += (" It equals the local gradient alone: multiply it by the upstream "
-                    "gradient "
-                    "g, the backward rule's argument (the chain rule: local times "
-                    "upstream)")
-        elif rel_error(x.grad, -t.grad.numpy()) < 1e-6:
+                    "gradient g, the backward rule's argument (the chain rule: local "
+                    "times upstream)")
+        elif rel_error(x.grad, -want) < 1e-6:
             msg += " It has the wrong sign"
         raise CheckFailed(msg)
 
@@ -202,22 +233,20 @@ def _compare_grad(letter, x, want, out, where):
                           f"it back to {letter}'s shape (the engine's _unbroadcast)")
 
 
-def _check_reuse(student_op, torch_op, name, arrays):
-    """The same inputs in two operations: each adds its share of the gradient."""
+def _check_reuse(student_op, name, arrays, wants):
+    """The same inputs in two operations: each adds its share of the gradient
+    (``wants``: the reference gradients of (op + 2 op).sum())."""
     from lecture_lib.autodiff import Tensor
 
     where = (f"{name} used twice, L = (op(...) + 2 * op(...)).sum(), inputs of shape "
-             f"{_shapes([a.shape for a in arrays])}")
-    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+             f"{_shapes([np.shape(a) for a in arrays])}")
+    xs = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
     try:
         total = (student_op(*xs) + 2 * student_op(*xs)).sum()
     except Exception as err:
         raise _raised(where, name, err) from err
     _backward(total, None, where, name)
-    ts = _torch_leaves(arrays)
-    (torch_op(*ts) + 2 * torch_op(*ts)).sum().backward()
-    for letter, x, t in zip(LETTERS, xs, ts):
-        want = t.grad.numpy()
+    for letter, x, want in zip(LETTERS, xs, wants):
         got = np.zeros_like(want) if x.grad is None else np.asarray(x.grad)
         error = rel_error(got, want)
         if error < TOL:
@@ -227,15 +256,15 @@ def _check_reuse(student_op, torch_op, name, arrays):
                               f"operations' contributions: gradients must ACCUMULATE. "
                               f"Use {letter}.add_grad(...) (which adds), never "
                               f"{letter}.grad = ...")
-        raise CheckFailed(f"{where}: {letter}.grad differs from torch's by a relative "
-                          f"error of {error:.1e}")
+        raise CheckFailed(f"{where}: {letter}.grad differs from the reference's by a "
+                          f"relative error of {error:.1e}")
 
 
 def _check_freed(student_op, name, arrays):
     """The output must be freed as soon as the last name for it goes."""
     from lecture_lib.autodiff import Tensor
 
-    xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+    xs = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
     collector_was_on = gc.isenabled()
     gc.disable()                    # reference counting alone frees what no cycle holds
     try:

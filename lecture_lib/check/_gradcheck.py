@@ -10,36 +10,35 @@ $$
 $$
 
 where ``f`` reads ``x`` itself (``x`` is perturbed in place) and ``x`` is restored bit
-for bit. The check runs it on fresh random inputs of several shapes and names the
-typical mistakes: forward differences (an error of order $h$ instead of $h^2$), a wrong
-divisor ($h$ or $4h$ instead of $2h$), perturbing a copy that ``f`` never sees,
-perturbing every coordinate at once, and not restoring ``x`` (or restoring it by
-arithmetic, ``x[j] -= h``, which rounding defeats).
+for bit. The check runs it on fixed random inputs of several shapes, compares with the
+stored central differences (``expected.json``: no finite-difference code here) and
+names the typical mistakes: forward differences (an error of order $h$ instead of
+$h^2$, recognised by their stored values), a wrong divisor ($h$ or $4h$ instead of
+$2h$), perturbing a copy that ``f`` never sees, perturbing every coordinate at once,
+and not restoring ``x`` (or restoring it by arithmetic, ``x[j] -= h``, which rounding
+defeats). The softmax cross-entropy's check likewise compares with stored gradients and
+stored typical mistakes.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..functional import softmax
-from ..gradcheck import numerical_gradient as _central_differences
+from ..gradcheck import numeric_floor
 from ._base import CheckFailed, ok, rel_error
+from ._stored import stored
+from ._tasks import functions_at, logit_batches
 
 __all__ = ["numerical_gradient", "softmax_cross_entropy_grad"]
 
-_SHAPES = ((5,), (3, 4), (2, 3, 2))
-_H = 1e-4      # large enough that forward differences are visibly O(h), central ~1e-9
-_TOL = 1e-7    # float64 relative error a correct central difference meets at h = 1e-4
-
-
-def _f(x):
-    """A smooth test function with non-zero 2nd and 3rd derivatives (so O(h) and O(h^2)
-    differ) and a gradient of at least 1 everywhere (so relative errors are
-    meaningful)."""
-    return float(np.sum(x ** 3 / 3 + 2 * x + 0.5 * np.sin(2 * x)))
-
-
-def _exact(x):
-    return x ** 2 + 2 + np.cos(2 * x)
+#: (shapes, h, rng) of the self-check's inputs: x ~ U(-2, 2) with the function
+#: sum(x^3/3 + 2x + sin(2x)/2), whose gradient is at least 1 everywhere. The last x is
+#: long, so that restoring by arithmetic (x[j] -= h) almost surely leaves a rounding
+#: error somewhere. h = 1e-4: forward differences are visibly O(h), central ~1e-9.
+GRADIENT_CASES = (((5,), (3, 4), (2, 3, 2), (400,)), 1e-4, 0)
+#: a larger step, where a central difference is still within 1e-7 of the stored one
+#: and a forward difference is off by about 1e-2
+ORDER_CASE = (((6,),), 1e-2, 1)
+_TOL = 1e-7    # a central difference against the stored one at the same h: rounding
 
 
 def _answer(where, what, call):
@@ -55,12 +54,11 @@ def _answer(where, what, call):
     return np.asarray(got, dtype=np.float64)
 
 
-def _call(student_fn, x, h, where):
-    """Run the student's function on ``x`` (read by ``_f``); return (result, x after the
-    call)."""
+def _call(student_fn, f, x, h, where):
+    """Run the student's function on ``x`` (read by ``f``); return (result, x before
+    the call)."""
     before = x.copy()
-    got = _answer(where, "the gradient array",
-                  lambda: student_fn(lambda _: _f(x), x, h=h))
+    got = _answer(where, "the gradient array", lambda: student_fn(f, x, h=h))
     if got.shape != x.shape:
         raise CheckFailed(f"{where}: the gradient has shape {got.shape}, but it must "
                           f"have the shape of x, {x.shape} (one partial derivative per "
@@ -68,160 +66,138 @@ def _call(student_fn, x, h, where):
     return got, before
 
 
-def _diagnose(got, x, h, where):
-    """Explain why ``got`` is not the central difference of ``_f`` at ``x`` with step
-    h."""
-    exact = _exact(x)
-    central = _central_differences(lambda _: _f(x), x, h=h)
-    f0, forward = _f(x), np.empty_like(x)
-    for j in np.ndindex(x.shape):
-        old = x[j]
-        x[j] = old + h
-        forward[j] = (_f(x) - f0) / h
-        x[j] = old
-    err = rel_error(got, exact)
-    msg = (f"{where}: relative error {err:.1e} against the exact gradient (should be < "
-           f"{_TOL:.0e}).")
+def _diagnose(got, want, forward, h, where):
+    """Explain why ``got`` is not the stored central difference ``want`` (step h)."""
+    err = rel_error(got, want, floor=numeric_floor(h))
+    msg = (f"{where}: relative error {err:.1e} against the central differences "
+           f"(should be < {_TOL:.0e}).")
     if np.all(got == 0):
         return msg + (" Every entry is 0: f never saw the perturbation. f reads the "
                       "array x itself, so perturb x in place (x[j] = old + h), not a "
                       "copy of it.")
-    if rel_error(got, 2 * central) < 1e-6:
-        return msg + (" Every entry is twice the right value: divide f(x + h e_j) - f(x"
-                      " - h e_j) by 2h, not by h.")
-    if rel_error(got, 0.5 * central) < 1e-6:
+    if rel_error(got, 2 * want) < 1e-6:
+        return msg + (" Every entry is twice the right value: divide f(x + h e_j) - "
+                      "f(x - h e_j) by 2h, not by h.")
+    if rel_error(got, 0.5 * want) < 1e-6:
         return msg + (" Every entry is half the right value: divide by 2h (not 4h), "
                       "with steps of +h and -h.")
-    if rel_error(got, forward) < 1e-6 or rel_error(got, 2 * forward - central) < 1e-6:
+    if rel_error(got, forward) < 1e-6 or rel_error(got, 2 * forward - want) < 1e-6:
         return msg + (" Your values are one-sided (forward or backward) differences, "
                       "(f(x + h e_j) - f(x)) / h, whose error is of order h (here "
-                      "about "
-                      f"{rel_error(forward, exact):.0e}); the central difference (f(x "
-                      f"+ h e_j) - f(x - h e_j)) / 2h cancels the h term and is "
-                      f"accurate to order h^2.")
+                      f"about {rel_error(forward, want):.0e}); the central difference "
+                      "(f(x + h e_j) - f(x - h e_j)) / 2h cancels the h term and is "
+                      "accurate to order h^2.")
     flat = got.reshape(-1)
-    if flat.size > 1 and rel_error(flat, np.full_like(flat, flat[0])) < 1e-6 \
-            and not rel_error(exact, np.full_like(exact, exact.flat[0])) < 1e-6:
+    if flat.size > 1 and rel_error(flat, np.full_like(flat, flat[0])) < 1e-6:
         return msg + (" All entries are equal: did you perturb every coordinate at "
                       "once (x + h)? Perturb one coordinate e_j at a time.")
     return msg
 
 
-def numerical_gradient(student_fn, rng=0):
+def _restored(x, before, where):
+    """A CheckFailed if the student's function left ``x`` changed."""
+    changed = int(np.sum(x != before))
+    if not changed:
+        return
+    largest = float(np.max(np.abs(x - before)))
+    entries = f"{changed} {'entry' if changed == 1 else 'entries'}"
+    if largest > 1e-12:
+        raise CheckFailed(f"{where}: x was changed by your function ({entries}, by up "
+                          f"to {largest:.1e}). Every perturbation must be undone: save "
+                          f"old = x[j], evaluate f at old + h and old - h, then set "
+                          f"x[j] = old.")
+    raise CheckFailed(f"{where}: x was not restored exactly ({entries} "
+                      f"{'differs' if changed == 1 else 'differ'} by up to "
+                      f"{largest:.0e}). Restoring by arithmetic (x[j] -= h) leaves "
+                      f"rounding errors, because x + h - h is not always x in floating "
+                      f"point: save old = x[j] first and put it back with x[j] = old.")
+
+
+def numerical_gradient(student_fn):
     """Check ``student_fn(f, x, h=...) -> array of x's shape``: central differences of
     the scalar function ``f`` at the float64 array ``x``, with ``x`` restored exactly
     afterwards.
 
-    Runs it on ``f(x) = sum(x^3/3 + 2x + sin(2x)/2)`` at random x of the shapes (5,),
-    (3, 4), (2, 3, 2), drawn from ``rng`` (seed 0 unless given, so a failure is the same
-    on every run); compares with the exact gradient and with the error a central
-    difference has; checks that the error shrinks like h^2; checks that x is unchanged,
-    bit for bit.
+    Runs it on ``f(x) = sum(x^3/3 + 2x + sin(2x)/2)`` at fixed random x of the shapes
+    (5,), (3, 4), (2, 3, 2) and (400,) with h = 1e-4, and (6,) with h = 1e-2; compares
+    with the stored central differences (< 1e-7) and checks that x is unchanged, bit
+    for bit.
     """
-    rng = np.random.default_rng(rng)
-    # The last x is long, so that restoring by arithmetic (x[j] -= h) almost surely
-    # leaves a rounding error somewhere (for one entry it often happens to come out
-    # exact).
-    for shape in _SHAPES + ((400,),):
-        x = rng.uniform(-2, 2, size=shape)
-        where = f"x of shape {shape}"
-        got, before = _call(student_fn, x, _H, where)
-        changed = int(np.sum(x != before))
-        largest = float(np.max(np.abs(x - before)))
-        entries = f"{changed} {'entry' if changed == 1 else 'entries'}"
-        if changed and largest > 1e-12:
-            raise CheckFailed(f"{where}: x was changed by your function ({entries}, by "
-                              f"up to {largest:.1e}). Every perturbation must be "
-                              f"undone: save old = x[j], evaluate f at old + h and old "
-                              f"- h, then set x[j] = old.")
-        x[...] = before
-        err = rel_error(got, _exact(x))
-        if not err < _TOL:
-            raise CheckFailed(_diagnose(got, x, _H, where))
-        if changed:
-            raise CheckFailed(f"{where}: x was not restored exactly ({entries} "
-                              f"{'differs' if changed == 1 else 'differ'} by up to "
-                              f"{largest:.0e}). Restoring by arithmetic (x[j] -= h) "
-                              f"leaves rounding errors, because x + h - h is not "
-                              f"always x in floating point: save old = x[j] first and "
-                              f"put it back with x[j] = old.")
-
-    # The order of the error: a central difference's error falls 100 times when h falls
-    # 10 times.
-    x = rng.uniform(-2, 2, size=(6,))
-    errors = []
-    for h in (1e-2, 1e-3):
-        got, _ = _call(student_fn, x, h, f"x of shape (6,), h = {h:g}")
-        errors.append(rel_error(got, _exact(x)))
-    order = np.log10(errors[0] / max(errors[1], 1e-300))
-    if not order > 1.5:
-        raise CheckFailed(f"With h = 1e-2 the relative error is {errors[0]:.1e}, with "
-                          f"h = 1e-3 it is "
-                          f"{errors[1]:.1e}: it shrinks like h^{order:.1f}, but a "
-                          f"central difference's truncation error shrinks like h^2. "
-                          f"Are you using a one-sided difference?")
-    ok(f"central differences correct for x of shapes {', '.join(map(str, _SHAPES))} "
-       f"and (400,) (relative error < {_TOL:.0e} at h = {_H:g}; the error shrinks like "
-       f"h^{order:.1f}); x restored exactly")
+    table = stored("numerical_gradient")
+    cases = (functions_at(*GRADIENT_CASES, kind="cubic")
+             + functions_at(*ORDER_CASE, kind="cubic"))
+    for n, (f, x, h) in enumerate(cases):
+        where = f"x of shape {x.shape}" + (f", h = {h:g}" if h != 1e-4 else "")
+        got, before = _call(student_fn, f, x, h, where)
+        after = x.copy()
+        if not np.array_equal(after, before) and np.max(np.abs(after - before)) > 1e-12:
+            _restored(after, before, where)            # changed: not undone at all
+        want = table["expected"][n]
+        if not rel_error(got, want, floor=numeric_floor(h)) < _TOL:
+            raise CheckFailed(_diagnose(got, want, table["mistakes"]["one-sided"][n],
+                                        h, where))
+        _restored(after, before, where)                # off by rounding
+    ok(f"central differences correct for x of shapes (5,), (3, 4), (2, 3, 2) and "
+       f"(400,) at h = 1e-4, and (6,) at h = 0.01 (relative error < {_TOL:.0e}); x "
+       f"restored exactly")
 
 
 # ---------------------------------------------------------------- softmax cross-entropy
-def _onehot(y, C):
-    out = np.zeros((len(y), C))
-    out[np.arange(len(y)), y] = 1.0
-    return out
+#: (N, K, scale, shift) of the self-check's logits, Z ~ N(0, scale^2): the last ones of
+#: size 1000, where an unshifted exp overflows
+SOFTMAX_CASES = ((5, 3, 2.0, 0.0), (7, 10, 2.0, 0.0), (4, 4, 2.0, 0.0),
+                 (6, 5, 1000.0, 0.0))
+SEED = 0
+_HINTS = {
+    "sum": "Every entry is N = {N} times too large: L is the MEAN over the N rows, so "
+           "divide by N.",
+    "no one-hot": "You have softmax(Z) / N without the one-hot term: the derivative of "
+                  "-log p_(i, y_i) also has -1 in the column of the true label.",
+    "columns": "The softmax is taken down each column (axis=0); it runs along each row "
+               "(axis=1): one observation's K logits.",
+}
 
 
-def softmax_cross_entropy_grad(student_fn, rng=0):
+def softmax_cross_entropy_grad(student_fn):
     r"""Check ``student_fn(Z, y) -> dZ``: the gradient of the MEAN softmax cross-entropy
     $L = -\frac1N \sum_i \log \mathrm{softmax}(z_i)_{y_i}$ with respect to the logits
-    ``Z: (N, C)`` (float64), for integer labels ``y: (N,)`` in 0..C-1: $\partial
+    ``Z: (N, K)`` (float64), for integer labels ``y: (N,)`` in 0..K-1: $\partial
     L/\partial Z = (\mathrm{softmax}(Z) - \mathrm{onehot}(y))/N$, softmax along each
     row.
 
-    Runs on random logits of shapes (N, C) = (5, 3), (7, 10), (4, 4), then on logits of
-    size 1000 (where an unshifted ``exp`` overflows). Names a missing 1/N, a missing
-    one-hot term, a flipped sign, a softmax taken down the columns, and an overflow. The
-    logits come from ``rng`` (seed 0 unless given).
+    Runs on fixed random logits of shapes (N, K) = (5, 3), (7, 10), (4, 4), then on
+    logits of size 1000 (where an unshifted ``exp`` overflows), and compares with the
+    stored gradients. Names a missing 1/N, a missing one-hot term, a flipped sign, a
+    softmax taken down the columns, and an overflow.
     """
-    rng = np.random.default_rng(rng)
-    for N, C, scale in ((5, 3, 2.0), (7, 10, 2.0), (4, 4, 2.0), (6, 5, 1000.0)):
-        Z = rng.normal(0.0, scale, size=(N, C))
-        y = rng.integers(0, C, size=N)
-        where = (f"Z of shape (N, C) = ({N}, {C})"
-                 + (" with logits of size 1000" if scale > 10 else ""))
+    table = stored("softmax_cross_entropy_grad")
+    for n, (Z, y) in enumerate(logit_batches(SOFTMAX_CASES, SEED)):
+        N, K = Z.shape
+        where = (f"Z of shape (N, K) = ({N}, {K})"
+                 + (" with logits of size 1000" if SOFTMAX_CASES[n][2] > 10 else ""))
         with np.errstate(all="ignore"):
-            got = _answer(where, "dZ, an array (N, C)",
+            got = _answer(where, "dZ, an array (N, K)",
                           lambda: student_fn(Z.copy(), y.copy()))
-        if got.shape != (N, C):
-            hint = " (is it transposed?)" if got.shape == (C, N) else ""
+        if got.shape != (N, K):
+            hint = " (is it transposed?)" if got.shape == (K, N) else ""
             raise CheckFailed(f"{where}: dZ has shape {got.shape}{hint}; it must have "
-                              f"the shape of Z, (N, C) = ({N}, {C})")
-        P, Y = softmax(Z, axis=1), _onehot(y, C)
-        ref = (P - Y) / N
+                              f"the shape of Z, (N, K) = ({N}, {K})")
         if not np.all(np.isfinite(got)):
             raise CheckFailed(f"{where}: dZ contains nan or inf. exp(1000) overflows: "
-                              f"subtract each "
-                              f"row's maximum from Z before exponentiating (softmax(z) "
-                              f"= softmax(z - max z)).")
-        err = rel_error(got, ref)
+                              f"subtract each row's maximum from Z before "
+                              f"exponentiating (softmax(z) = softmax(z - max z)).")
+        want = table["expected"][n]
+        err = rel_error(got, want)
         if err < _TOL:
             continue
         msg = f"{where}: relative error {err:.1e} against (softmax(Z) - onehot(y)) / N."
-        variants = [
-            ((P - Y), f" Every entry is N = {N} times too large: L is the MEAN over "
-                      f"the N rows, so divide by N."),
-            (P / N, " You have softmax(Z) / N without the one-hot term: the derivative "
-                    "of -log p_(i, y_i) also has -1 in the column of the true label."),
-            (-ref, " The sign is flipped: dL/dz = p - onehot(y) (the probability of "
-                   "the true class must go up when we step against the gradient)."),
-            ((softmax(Z, axis=0) - Y) / N,
-             " The softmax is taken down each column (axis=0); it runs along each "
-             "row (axis=1): one observation's C logits."),
-        ]
-        for candidate, hint in variants:
-            if rel_error(got, candidate) < 1e-6:
-                raise CheckFailed(msg + hint)
+        if rel_error(got, -want) < 1e-6:
+            raise CheckFailed(msg + " The sign is flipped: dL/dz = p - onehot(y) (the "
+                              "probability of the true class must go up when we step "
+                              "against the gradient).")
+        for name, hint in _HINTS.items():
+            if rel_error(got, table["mistakes"][name][n]) < 1e-6:
+                raise CheckFailed(msg + " " + hint.format(N=N))
         raise CheckFailed(msg)
     ok("dZ = (softmax(Z) - onehot(y)) / N on 4 random cases, including logits of size "
        "1000")

@@ -7,6 +7,10 @@ and initialization (chapter 8).
   an engine MLP;
 - :func:`initializer`: a student's ``he_normal`` or ``glorot_uniform``,
   ``f(n_in, n_out, rng)`` returning ``W: (n_in, n_out)``.
+
+Each compares with values stored for its fixed inputs (``expected.json``: the depths,
+the norms, the initializers' variances and bounds) and names a mistake by the stored
+answers of the typical mistakes; no answer is computed here.
 """
 from __future__ import annotations
 
@@ -15,29 +19,45 @@ import math
 import numpy as np
 
 from ._base import CheckFailed, ok, rel_error
+from ._stored import stored
+from ._tasks import engine_mlps
 
 __all__ = ["depth_to_exceed", "layer_grad_norms", "initializer"]
 
 
 # ---- chapter 6: (1 + eps)^D ----------------------------------------------------------
-_DEPTH_CASES = ((1.1, 1e6), (2.0, 1000.0), (1.01, 2.0), (1.5, 1e30), (1.001, 10.0))
+#: the self-check's (factor, threshold) pairs
+DEPTH_CASES = ((1.1, 1e6), (2.0, 1000.0), (1.01, 2.0), (1.5, 1e30), (1.001, 10.0))
 
 
-def _reference_depth(factor, threshold):
-    """Smallest integer D >= 0 with factor**D > threshold (factor > 1), by direct search
-    from the logarithmic estimate, so the answer is exact even where the logarithm
-    rounds."""
-    D = max(0, math.floor(math.log(threshold) / math.log(factor)) - 2)
-    while factor ** D <= threshold:
-        D += 1
-    return D
+def _depth_hint(got, expected, factor, threshold, mistakes):
+    """The typical mistake the wrong depth `got` matches (`mistakes`: their stored
+    values for this case)."""
+    if float(got) != round(float(got)):
+        if abs(got - mistakes["unrounded"]) < 1e-6 * mistakes["unrounded"]:
+            return (f" That is log(threshold)/log(factor) = "
+                    f"{mistakes['unrounded']:.4f} itself: a depth is a whole number of "
+                    f"layers, so take the smallest integer above it.")
+        return " A depth is a whole number of layers."
+    if got == expected - 1:
+        return (f" With D = {got}, factor**D = {factor ** got:.6g} is still not above "
+                f"{threshold:g}: round up (math.floor(...) + 1), not down.")
+    if any(abs(got - mistakes[m]) < 1.5 for m in ("log10 over log", "log over log10")):
+        return (" The two logarithms must have the same base (log(threshold) / "
+                "log(factor)).")
+    if any(abs(got - mistakes[m]) < 1.5 for m in ("sum", "sum from 1")):
+        return (" That is what a *sum* of D increments would need; a product grows "
+                "geometrically: solve factor**D > threshold with logarithms.")
+    return ""
 
 
-def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
+def depth_to_exceed(student_fn):
     """Check ``student_fn(factor, threshold) -> int``: the smallest depth D with
-    ``factor ** D > threshold``, for factors > 1."""
-    for factor, threshold in cases:
-        expected = _reference_depth(factor, threshold)
+    ``factor ** D > threshold``, for factors > 1, against the stored depths of
+    :data:`DEPTH_CASES`."""
+    table = stored("depth_to_exceed")
+    for n, (factor, threshold) in enumerate(DEPTH_CASES):
+        expected = int(table["expected"][n])
         got = student_fn(factor, threshold)
         if isinstance(got, (bool, np.bool_)) or not isinstance(
                 got, (int, np.integer, float, np.floating)):
@@ -45,74 +65,44 @@ def depth_to_exceed(student_fn, cases=_DEPTH_CASES):
                               f"integer depth, got {got!r}")
         if got == expected:
             continue
-        real = math.log(threshold) / math.log(factor)
-        hint = ""
-        if float(got) != round(float(got)):
-            if abs(got - real) < 1e-6 * real:
-                hint = (f" That is log(threshold)/log(factor) = {real:.4f} itself: a "
-                        f"depth is a whole number of layers, so take the smallest "
-                        f"integer above it.")
-            else:
-                hint = " A depth is a whole number of layers."
-        elif got == expected - 1:
-            hint = (f" With D = {got}, factor**D = {factor ** got:.6g} is still not "
-                    f"above {threshold:g}: round up (math.floor(...) + 1), not down.")
-        elif abs(got - math.log10(threshold) / math.log(factor)) < 1.5 or \
-                abs(got - math.log(threshold) / math.log10(factor)) < 1.5:
-            hint = (" The two logarithms must have the same base (log(threshold) / "
-                    "log(factor)).")
-        elif (abs(got - threshold / (factor - 1)) < 1.5
-              or abs(got - (threshold - 1) / (factor - 1)) < 1.5):
-            hint = (" That is what a *sum* of D increments would need; a product grows "
-                    "geometrically: solve factor**D > threshold with logarithms.")
+        mistakes = {m: float(v[n]) for m, v in table["mistakes"].items()}
         raise CheckFailed(f"factor {factor}, threshold {threshold:g}: expected D = "
                           f"{expected} ({factor}**{expected} = "
-                          f"{factor ** expected:.6g}), got {got!r}.{hint}")
-    f, T = cases[0]
-    ok(f"depths correct for {len(cases)} cases, e.g. {f}**D > {T:g} first at D = "
-       f"{_reference_depth(f, T)}")
+                          f"{factor ** expected:.6g}), got {got!r}."
+                          + _depth_hint(got, expected, factor, threshold, mistakes))
+    f, T = DEPTH_CASES[0]
+    ok(f"depths correct for {len(DEPTH_CASES)} cases, e.g. {f}**D > {T:g} first at "
+       f"D = {int(table['expected'][0])}")
 
 
 # ---- chapter 6: per-layer gradient norms ---------------------------------------------
 _TOL = 1e-6        # float64 norms of the same gradients: they agree to ~1e-15
-def _grad_problem(seed):
-    """A small engine MLP (float64, He init, biases set non-zero) and a batch: (model,
-    X, y)."""
-    from ..nn import mlp
-    rng = np.random.default_rng(seed)
-    sizes = [12, 9, 8, 7, 5]
-    model = mlp(sizes, init="he_normal", rng=rng, dtype=np.float64)
-    for layer in model.layers:
-        if hasattr(layer, "b"):
-            layer.b.data = 0.1 * rng.standard_normal(layer.b.shape)
-    N = 16
-    X = rng.standard_normal((N, sizes[0]))
-    y = rng.integers(0, sizes[-1], N)
-    return model, X, y
+#: the seeds of the self-check's networks (``_tasks.engine_mlps``: [12, 9, 8, 7, 5])
+NORM_SEEDS = (0, 1)
 
 
 def _fmt(a):
     return "[" + ", ".join(f"{v:.4g}" for v in np.ravel(a)) + "]"
 
 
-def layer_grad_norms(student_fn, seeds=(0, 1)):
+def layer_grad_norms(student_fn):
     r"""Check ``student_fn(model, X, y) -> array (L,)``: the Frobenius norm of $\partial
     L/\partial W_d$ for each of the L linear layers of an engine MLP, first layer first,
-    where L is the mean softmax cross-entropy on ``X: (N, P)``, ``y: (N,)``."""
-    from ..diagnostics import backprop
-    for seed in seeds:
-        model, X, y = _grad_problem(seed)
-        trace = backprop(model, X, y)
-        ref = np.array([np.linalg.norm(dW) for dW in trace.dW])
+    where L is the mean softmax cross-entropy on ``X: (N, P)``, ``y: (N,)``; compared
+    with the stored norms of two fixed networks."""
+    table = stored("layer_grad_norms")
+    for n, (model, X, y) in enumerate(engine_mlps(NORM_SEEDS)):
+        ref = table["expected"][n]
         got = _norms_of(student_fn(model, X, y), len(ref))
         if rel_error(got, ref) < _TOL:
             _check_second_call(student_fn, model, X, y, ref)
             continue
-        raise CheckFailed(f"seed {seed}: expected norms {_fmt(ref)} (layer 1 first), "
-                          f"got {_fmt(got)}: "
-                          f"{_norms_hint(got, ref, trace, X.shape[0])}")
-    ok(f"per-layer gradient norms match the reference on {len(seeds)} random networks "
-       f"(e.g. {_fmt(ref)} for layers 1..{len(ref)})")
+        mistakes = {m: v[n] for m, v in table["mistakes"].items()}
+        raise CheckFailed(f"seed {NORM_SEEDS[n]}: expected norms {_fmt(ref)} (layer 1 "
+                          f"first), got {_fmt(got)}: "
+                          f"{_norms_hint(got, ref, mistakes, X.shape[0])}")
+    ok(f"per-layer gradient norms match the stored ones on {len(NORM_SEEDS)} random "
+       f"networks (e.g. {_fmt(ref)} for layers 1..{len(ref)})")
 
 
 def _norms_of(got, L):
@@ -155,29 +145,29 @@ def _check_second_call(student_fn, model, X, y, ref):
                           "earlier calls.")
 
 
-def _norms_hint(got, ref, trace, N):
-    """The typical mistake that wrong norms ``got`` match."""
-    bias = np.array([np.linalg.norm(db) for db in trace.db])
-    close = lambda a: rel_error(got, a) < _TOL                 # noqa: E731
-    if close(ref ** 2):
+def _norms_hint(got, ref, mistakes, N):
+    """The typical mistake that wrong norms ``got`` match (`mistakes`: their stored
+    values for this network)."""
+    close = lambda m: rel_error(got, mistakes[m]) < _TOL            # noqa: E731
+    if close("squared"):
         return ("those are the squared norms: take the square root (np.linalg.norm "
                 "does).")
-    if close(ref[::-1]):
+    if close("reversed"):
         return ("the right norms in reverse order: backward() visits the layers "
                 "from the last to the first, but the answer lists layer 1 first.")
-    if close(np.sqrt(ref ** 2 + bias ** 2)):
+    if close("with biases"):
         return "the bias gradients are included: report only dL/dW_d."
-    if close(N * ref):
+    if close("sum"):
         return (f"{N} times too large, and N = {N}: the loss is the MEAN "
                 f"cross-entropy over the batch (softmax_cross_entropy already "
                 f"averages); do not sum it.")
-    if close(ref / N):
+    if close("mean twice"):
         return (f"{N} times too small, and N = {N}: the loss is divided by N once, "
                 f"not twice.")
-    if close(np.array([np.abs(dW).max() for dW in trace.dW])):
+    if close("largest entry"):
         return ("those are the largest entries max|dW_d|: the Frobenius norm is "
                 "sqrt(sum of squares).")
-    if close(np.array([np.linalg.norm(dW, 2) for dW in trace.dW])):
+    if close("spectral"):
         return ("those are spectral norms (largest singular value): use the "
                 "Frobenius norm.")
     return ("relative error per layer: "
@@ -185,11 +175,34 @@ def _norms_hint(got, ref, trace, N):
 
 
 # ---- chapter 8: initializers ---------------------------------------------------------
-_INITS = {
-    # name: (variance of W, normal?, bound or None) for fan-in n_in and fan-out n_out
-    "he_normal": (lambda i, o: 2 / i, True, None),
-    "glorot_uniform": (lambda i, o: 2 / (i + o), False,
-                       lambda i, o: math.sqrt(6 / (i + o))),
+#: (n_in, n_out) of the self-check's draws, and whether each kind draws from a normal
+INIT_SIZES = (600, 200)
+_NORMAL = {"he_normal": True, "glorot_uniform": False}
+_VARIANCE_HINTS = {
+    "swapped fans": "your variance is 2/n_out: you swapped fan-in and fan-out (He uses "
+                    "the fan-in, the number of inputs of each unit, W.shape[0])",
+    "no factor 2": "that is 1/n_in: He's factor 2 is missing (a ReLU zeroes half of "
+                   "its inputs)",
+    "glorot": "that is Glorot's 2/(n_in + n_out), not He's 2/n_in",
+    "unscaled": "the variance is 1: the weights are not scaled at all",
+    "variance as scale": "std vs variance mix-up: you passed the variance 2/n_in as "
+                         "numpy's scale, which is the standard deviation; use "
+                         "scale=sqrt(2/n_in)",
+    "std as variance": "std vs variance mix-up: the variance came out as "
+                       "sqrt(2/n_in), the standard deviation; the standard deviation "
+                       "is sqrt(2/n_in), so the variance is 2/n_in",
+    "he": "that is He's 2/n_in: Glorot uses both fans, a = sqrt(6/(n_in + n_out))",
+    "fan-out": "that is 2/n_out: Glorot uses both fans, a = sqrt(6/(n_in + n_out))",
+    "std as bound": "the bound is sqrt(2/(n_in + n_out)), the standard deviation: "
+                    "U(-a, a) has variance a^2/3, so the bound must be sqrt(3) times "
+                    "larger, sqrt(6/(n_in + n_out))",
+    "no square root": "the bound is 6/(n_in + n_out): the square root is missing",
+    "variance as bound": "std vs variance mix-up: the bound is the variance 2/(n_in + "
+                         "n_out); U(-a, a) has variance a^2/3, so a = sqrt(6/(n_in + "
+                         "n_out))",
+    "normal": "that is a normal with standard deviation sqrt(6/(n_in + n_out)): "
+              "Glorot-uniform draws U(-a, a) with that a, whose variance is a^2/3",
+    "U(-1, 1)": "the variance is 1/3: that is U(-1, 1), unscaled",
 }
 
 
@@ -198,22 +211,23 @@ def _kurtosis(W):
     return float(np.mean(c ** 4) / np.mean(c ** 2) ** 2)
 
 
-def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
+def initializer(student_fn, kind):
     r"""Check ``student_fn(n_in, n_out, rng) -> W: (n_in, n_out)`` against the
     initializer ``kind``: ``"he_normal"`` ($N(0, 2/n_\text{in})$) or
-    ``"glorot_uniform"`` ($U(-a, a)$, $a = \sqrt{6/(n_\text{in} + n_\text{out})}$,
-    variance $2/(n_\text{in} + n_\text{out})$).
+    ``"glorot_uniform"`` ($U(-a, a)$, $a = \sqrt{6/(n_\text{in} + n_\text{out})}$),
+    for (n_in, n_out) = (600, 200), against the stored variance and bound.
 
     Checks the shape, that ``rng`` makes it reproducible, the mean, the variance (5%
     relative, over 10 standard errors of the sample variance for 120,000 draws), the
     distribution's shape (normal: kurtosis 3; uniform: 1.8) and, for the uniform, the
     bound.
     """
-    if kind not in _INITS:
-        raise ValueError(f"kind must be one of {sorted(_INITS)}, got {kind!r}")
-    var_fn, normal, bound_fn = _INITS[kind]
-    W = _draw_twice(student_fn, kind, n_in, n_out, seed)
-    target = var_fn(n_in, n_out)
+    if kind not in _NORMAL:
+        raise ValueError(f"kind must be one of {sorted(_NORMAL)}, got {kind!r}")
+    n_in, n_out = INIT_SIZES
+    normal, table = _NORMAL[kind], stored(f"initializer/{kind}")
+    target, bound = (float(v) for v in table["expected"][0])
+    W = _draw_twice(student_fn, kind, n_in, n_out, seed=0)
     var, mean = float(W.var()), float(W.mean())
     if (abs(mean) > 6 * math.sqrt(target / W.size)
             and abs(mean) > 0.1 * math.sqrt(target)):
@@ -223,14 +237,14 @@ def initializer(student_fn, kind, n_in=600, n_out=200, seed=0):
         raise CheckFailed(f"{kind}: the mean of W is {mean:.3g}, expected about "
                           f"0.{hint}")
     if abs(var / target - 1) > 0.05:
-        hint = next((h for h, v in _variance_mistakes(normal, n_in, n_out).items()
-                     if abs(var / v - 1) < 0.05), None)
+        hint = next((_VARIANCE_HINTS[m] for m, v in table["mistakes"].items()
+                     if abs(var / float(v[0]) - 1) < 0.05), None)
         raise CheckFailed(f"{kind}({n_in}, {n_out}): variance of W is {var:.4g}, "
                           f"expected {target:.4g}" + (f": {hint}." if hint else "."))
-    _check_distribution(W, kind, normal, bound_fn and bound_fn(n_in, n_out))
-    bound = "" if normal else f", all |W| <= a = {bound_fn(n_in, n_out):.3g}"
+    _check_distribution(W, kind, normal, bound)
+    bound_text = "" if normal else f", all |W| <= a = {bound:.3g}"
     ok(f"{kind}({n_in}, {n_out}, rng): shape {W.shape}, mean {mean:+.1e}, variance "
-       f"{var:.3g} (expected {target:.3g}){bound}")
+       f"{var:.3g} (expected {target:.3g}){bound_text}")
 
 
 def _draw_twice(student_fn, kind, n_in, n_out, seed):
@@ -250,41 +264,6 @@ def _draw_twice(student_fn, kind, n_in, n_out, seed):
                           f"matrices: draw every number from the rng argument "
                           f"(rng.normal / rng.uniform), not from np.random or torch.")
     return W.astype(np.float64)
-
-
-def _variance_mistakes(normal, i, o):
-    """hint -> the variance that the mistake it names gives, for fan-in i and fan-out
-    o."""
-    if normal:
-        return {
-            "your variance is 2/n_out: you swapped fan-in and fan-out (He uses the "
-            "fan-in, the number of inputs of each unit, W.shape[0])": 2 / o,
-            "that is 1/n_in: He's factor 2 is missing (a ReLU zeroes half of its "
-            "inputs)": 1 / i,
-            "that is Glorot's 2/(n_in + n_out), not He's 2/n_in": 2 / (i + o),
-            "the variance is 1: the weights are not scaled at all": 1.0,
-            "std vs variance mix-up: you passed the variance 2/n_in as numpy's scale, "
-            "which is the standard deviation; use scale=sqrt(2/n_in)": (2 / i) ** 2,
-            "std vs variance mix-up: the variance came out as sqrt(2/n_in), the "
-            "standard deviation; the standard deviation is sqrt(2/n_in), so the "
-            "variance is 2/n_in": math.sqrt(2 / i),
-        }
-    return {
-        "that is He's 2/n_in: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / i,
-        "that is 2/n_out: Glorot uses both fans, a = sqrt(6/(n_in + n_out))": 2 / o,
-        "the bound is sqrt(2/(n_in + n_out)), the standard deviation: U(-a, a) has "
-        "variance a^2/3, so the bound must be sqrt(3) times larger, sqrt(6/(n_in + "
-        "n_out))": 2 / (i + o) / 3,
-        "the bound is 6/(n_in + n_out): the square root is missing":
-            (6 / (i + o)) ** 2 / 3,
-        "std vs variance mix-up: the bound is the variance 2/(n_in + n_out); U(-a, a) "
-        "has variance a^2/3, so a = sqrt(6/(n_in + n_out))": (2 / (i + o)) ** 2 / 3,
-        "that is a normal with standard deviation sqrt(6/(n_in + n_out)): "
-        "Glorot-uniform draws U(-a, a) with that a, whose variance is a^2/3":
-            6 / (i + o),
-        "the variance is 1: the weights are not scaled at all": 1.0,
-        "the variance is 1/3: that is U(-1, 1), unscaled": 1 / 3,
-    }
 
 
 def _check_distribution(W, kind, normal, bound):

@@ -8,6 +8,8 @@ independently. The best observed score is $\min_j E_j$, and
 $$\mathbb{E}\big[\min_j E_j\big] = \frac{1}{n} \sum_{c=0}^{n-1} \Pr(X > c)^k \le p,$$
 
 with equality only for $k = 1$: choosing by a score makes the chosen score optimistic.
+The check compares the student's mean with that expectation, stored for its fixed cases
+(``expected.json``), and names the typical mistakes by their stored expectations.
 """
 from __future__ import annotations
 
@@ -16,32 +18,22 @@ import math
 import numpy as np
 
 from ._base import CheckFailed, ok
+from ._stored import stored
 
-__all__ = ["best_of", "expected_best_of"]
+__all__ = ["best_of"]
 
-#: (p, k, n, repeats) of the default case: ten models on a test set of MNIST's size.
+#: (p, k, n, repeats) of the self-check's case: ten models on a test set of MNIST's
+#: size.
 DEFAULT_CASES = ((0.02, 10, 10_000, 4_000),)
 
 
-def expected_best_of(p: float, k: int, n: int) -> float:
-    r"""$\mathbb{E}[\min_j X_j] / n$ for k independent $X_j \sim \text{Binomial}(n, p)$,
-    exactly (the binomial probabilities in log space, so n may be large)."""
-    c = np.arange(n + 1)
-    log_factorial = np.array([math.lgamma(i + 1) for i in c])     # log c!, c = 0..n
-    log_pmf = (log_factorial[n] - log_factorial - log_factorial[::-1]
-               + c * math.log(p) + (n - c) * math.log1p(-p))
-    pmf = np.exp(log_pmf - log_pmf.max())
-    pmf /= pmf.sum()
-    survival = np.clip(1.0 - np.cumsum(pmf), 0.0, 1.0)        # Pr(X > c), c = 0..n
-    return float((survival[:-1] ** k).sum() / n)
-
-
-def _hint(values, p, k, n, expected):
+def _hint(values, p, expected, best_of_max):
+    """The typical mistake the values match (`best_of_max`: the stored expectation of
+    the largest of the k rates)."""
     mean = float(np.mean(values))
     if np.any(values > 1):
         return (" Your values exceed 1: they look like counts of errors; divide by n "
                 "for rates.")
-    best_of_max = 1 - expected_best_of(1 - p, k, n)          # E[max] by symmetry
     if abs(mean - best_of_max) < 0.25 * abs(best_of_max - expected) + 1e-12:
         return (" Your values look like the *largest* observed error; the model one "
                 "would choose is the one with the smallest.")
@@ -51,12 +43,13 @@ def _hint(values, p, k, n, expected):
     return ""
 
 
-def best_of(student_fn, cases=DEFAULT_CASES, seed=0):
+def best_of(student_fn, seed=0):
     """Check ``student_fn(p, k, n, repeats, rng) -> (repeats,)`` array: in each repeat
     the smallest of k observed error rates, each that of a model with true error rate p
-    scored on n images. The mean over the repeats must match :func:`expected_best_of`
-    within five Monte Carlo standard errors."""
-    for i, (p, k, n, repeats) in enumerate(cases):
+    scored on n images. The mean over the repeats must match the exact expectation
+    (stored) within five Monte Carlo standard errors."""
+    table = stored("best_of")
+    for i, (p, k, n, repeats) in enumerate(DEFAULT_CASES):
         rng = np.random.default_rng(seed + i)
         where = f"p = {p}, k = {k}, n = {n:,}, repeats = {repeats:,}"
         values = np.asarray(student_fn(p, k, n, repeats, rng), dtype=float)
@@ -65,14 +58,15 @@ def best_of(student_fn, cases=DEFAULT_CASES, seed=0):
                               f"best score per repeat, got shape {values.shape}")
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise CheckFailed(f"{where}: error rates are finite and at least 0")
-        expected = expected_best_of(p, k, n)
+        expected = float(table["expected"][i])
         sd = max(float(np.std(values)), 1.0 / n) / math.sqrt(repeats)
         mean = float(np.mean(values))
         if abs(mean - expected) > 5 * sd:
             raise CheckFailed(f"{where}: the mean best score should be about "
                               f"{expected:.5f} (exactly, from the binomial "
                               f"distribution), got {mean:.5f}."
-                              + _hint(values, p, k, n, expected))
-    cases_text = "1 case" if len(cases) == 1 else f"{len(cases)} cases"
+                              + _hint(values, p, expected,
+                                      float(table["mistakes"]["largest"][i])))
+    cases_text = "1 case" if len(DEFAULT_CASES) == 1 else f"{len(DEFAULT_CASES)} cases"
     ok(f"the best of k observed error rates matches its exact expectation in "
        f"{cases_text}")

@@ -11,34 +11,15 @@ input]}}, decoded (arrays as float64).
 """
 from __future__ import annotations
 
-import base64
 import functools
 import json
 from pathlib import Path
 
-import numpy as np
+from ._codec import decode
 
 __all__ = ["EXPECTED_FILE", "stored", "decode"]
 
 EXPECTED_FILE = Path(__file__).with_name("expected.json")
-
-
-def decode(enc):
-    """An answer as ``lecture_lib.check._record.encode`` wrote it; ValueError for
-    anything else (the grader decodes what a student's kernel recorded)."""
-    if not isinstance(enc, dict):
-        raise ValueError("not an encoded answer")
-    if isinstance(enc.get("dict"), dict):
-        return {str(k): decode(v) for k, v in enc["dict"].items()}
-    if isinstance(enc.get("list"), list):
-        return [decode(v) for v in enc["list"]]
-    if isinstance(enc.get("f8"), str) and isinstance(enc.get("shape"), list):
-        try:
-            raw = base64.b64decode(enc["f8"], validate=True)
-            return np.frombuffer(raw, dtype=np.float64).reshape(enc["shape"])
-        except (ValueError, TypeError) as err:
-            raise ValueError(f"malformed array: {err}") from err
-    raise ValueError(f"unsupported answer ({enc.get('unsupported', 'unknown')})")
 
 
 @functools.lru_cache(maxsize=None)

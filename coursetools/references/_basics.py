@@ -1,11 +1,4 @@
-r"""The grader's references: the answers of the graded exercises, outside
-``lecture_lib``.
-
-Students install ``lecture_lib`` and can read it; this module is the instructor's and
-is never visible in the sandbox. ``REFERENCES[name](args, **options)`` is the correct
-answer of the task ``name`` (see ``lecture_lib.check._cases``) for one argument tuple;
-``MISTAKES`` are the answers of typical wrong solutions, from which
-``python -m coursetools.expected`` stores the self-checks' diagnoses.
+r"""The grader's references of chapters 1 to 3 (see the package's docstring).
 
 Shapes in the lecture's letters: X (N, P), W1 (P, K1), b1 (K1,), W2 (K1, K2), b2 (K2,),
 beta (K2,), a (), y (N,) in {0, 1}; the loss is the MEAN binary cross-entropy.
@@ -18,7 +11,8 @@ from lecture_lib.check._cases import mnist_train
 from lecture_lib.functional import sigmoid
 
 __all__ = ["twolayer_backward", "parameter_count", "initial_losses", "input_grad",
-           "logreg_grads", "descent", "REFERENCES", "MISTAKES", "TOLERANCES"]
+           "logreg_grads", "descent", "REFERENCES", "MISTAKES", "TOLERANCES",
+           "COMPARATORS"]
 
 
 def twolayer_backward(params, X, y, mask1=True, mask2=True, mean=True, layer2="relu"):
@@ -136,6 +130,7 @@ REFERENCES = {"twolayer": _twolayer, "twolayer_chapter_batch": _twolayer,
 #: task name -> relative tolerance, where not coursetools.verdicts.TOL (float32 sums in
 #: another thread count differ in the last digits)
 TOLERANCES = {"initial_losses": 1e-4}
+COMPARATORS = {}
 
 #: task name -> {mistake: function(args, **options)}: what typical wrong answers return
 #: (the self-checks store these outputs to diagnose a wrong answer).
