@@ -12,7 +12,8 @@
    could run the same command per submission.
 3. One writer: ``nbgrader autograde ASSIGNMENT --force`` takes each result (it checks
    the result is of that very notebook, else runs the job itself), judges the hidden
-   tests outside the sandbox and writes the gradebook.
+   tests outside the sandbox and writes the gradebook; its warnings and errors (cells
+   missing from a submission, a notebook it could not read) are passed to ``log``.
 4. ``grading_report.csv`` beside grades.csv: one row per student
    (``coursetools.report``).
 """
@@ -127,6 +128,9 @@ def grade_class(course_dir, assignment, students=None, jobs=None, cell_seconds=1
     for extra in runs:                      # one writer: one nbgrader at a time
         proc = nbgrader(course_dir, "autograde", assignment, "--force", *extra,
                         check=False)
+        for line in proc.stderr.splitlines():   # whose cells were missing, who failed
+            if "| WARNING]" in line or "| ERROR]" in line:
+                log(line)
         if proc.returncode != 0:
             log(f"nbgrader autograde exited {proc.returncode}; the report names who "
                 f"was not graded")
