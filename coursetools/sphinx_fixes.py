@@ -10,7 +10,9 @@ the theme and Sphinx write.
   written pages (:data:`HTML_FIXES`): pydata-sphinx-theme's search field shows "Search
   Ctrl+K" but is labelled "Search" (2.5.3, label in name: its text names it); the colour
   mode button, labelled "Color mode", holds icons titled "Light", "Dark", "System
-  Settings" (the label names it; the icons are hidden from assistive technology); Sphinx's
+  Settings" (the label names it; the icons are hidden from assistive technology);
+  myst-nb's folded code (``hide-input``) shows "Show code cell source" under the label
+  "Toggle hidden content" (its text names it); Sphinx's
   citation list is a ``role="list"`` whose children are not list items, with the
   deprecated ``doc-biblioentry`` role (4.1.2).
 """
@@ -25,6 +27,7 @@ HTML_FIXES = [
      r"\1"),
     (re.compile(r'(<i class="theme-switch [^"]*" data-mode="\w+")\s+title="[^"]*">'),
      r'\1 aria-hidden="true">'),
+    (re.compile(r'<summary aria-label="Toggle hidden content">'), "<summary>"),
     (re.compile(r'<div role="list" class="citation-list">'), '<div class="citation-list">'),
     (re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'), r"\1"),
 ]

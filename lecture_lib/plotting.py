@@ -14,7 +14,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-from cycler import cycler
+from matplotlib import cycler
 
 __all__ = ["COLUMN_IN", "TEXT_PT", "LABEL_PT", "PALETTE", "LINESTYLES", "use_book_style",
            "column_figure", "show_digits", "show_relu_jacobian",

@@ -48,3 +48,13 @@ def test_colour_mode_icons_do_not_contradict_the_buttons_label():
             'title="Light"></i>')
     assert fix_html(icon) == ('<i class="theme-switch fa-solid fa-sun                fa-lg" '
                               'data-mode="light" aria-hidden="true"></i>')
+
+
+def test_folded_code_is_named_by_what_it_says():
+    # WCAG 2.5.3: a summary that reads "Show code cell source" must not be labelled
+    # "Toggle hidden content".
+    from coursetools.sphinx_fixes import fix_html
+    summary = ('<summary aria-label="Toggle hidden content">\n'
+               '<p class="collapsed admonition-title">Show code cell source</p>')
+    assert fix_html(summary) == ('<summary>\n<p class="collapsed admonition-title">'
+                                 'Show code cell source</p>')
