@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from .student_book import REPO, write_sources
 
-__all__ = ["DEFAULT_OUT", "PdfError", "build_singlehtml", "print_pdf", "main"]
+__all__ = ["DEFAULT_OUT", "PdfError", "build_singlehtml", "book_page", "print_pdf", "main"]
 
 DEFAULT_OUT = REPO / "_build" / "pdf"
 PAGE_TIMEOUT_S = 120          # load, MathJax on ~2,000 formulas, every image
@@ -52,6 +54,21 @@ math.then(() => document.fonts.ready)
                                                             + 'div.math:not(:has(mjx-container))').length,
                       broken: Array.from(document.images).filter(i => !i.naturalWidth)
                                    .map(i => i.src)}));
+"""
+
+# The headings Chromium writes into the outline (h1-h6 and the toctree's captions, which
+# are role="heading"), in order, as plain text: the "#" link left out, a formula as its
+# MathML's text (MathJax's assistive copy; the visible glyphs are CSS, not text), with
+# MathML's invisible function application as a space and its other invisible operators
+# dropped.
+HEADINGS = """
+return Array.from(document.querySelectorAll('h1, h2, h3, h4, h5, h6, [role=heading]'))
+  .filter(el => el.getClientRects().length)
+  .map(el => { const copy = el.cloneNode(true);
+               copy.querySelectorAll('.headerlink').forEach(a => a.remove());
+               return copy.textContent.replace(/\\u2061/g, ' ')
+                          .replace(/[\\u2062-\\u2064]/g, '')
+                          .replace(/\\s+/g, ' ').trim(); });
 """
 
 
@@ -84,6 +101,16 @@ def build_singlehtml(out, edition="book", repo=REPO):
     shutil.move(str(build_dir / "_build" / "singlehtml"), str(html))
     shutil.rmtree(build_dir, ignore_errors=True)
     return html
+
+
+def book_page(html):
+    """The page of the one-page book in ``html``: Jupyter Book writes ``index.html`` as a
+    redirect to the root document (``intro.html``); a browser told to print the redirect
+    would read the next page before its MathJax had loaded."""
+    index = Path(html) / "index.html"
+    redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"',
+                         index.read_text(encoding="utf-8"), re.I)
+    return index.parent / redirect[1] if redirect else index
 
 
 def chromium():
@@ -119,19 +146,61 @@ def open_ready(driver, page):
     return state
 
 
+def print_open_page(driver):
+    """The PDF (bytes) of the page open in ``driver``, its outline titled by the
+    headings' text (:func:`retitle_outline`)."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    titles = driver.execute_script(HEADINGS)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    time.sleep(0.2)                              # one frame for the last layout
+    data = driver.execute_cdp_cmd("Page.printToPDF", PRINT_OPTIONS)["data"]
+    return retitle_outline(base64.b64decode(data), titles)
+
+
+def retitle_outline(data, titles):
+    """``data`` (a PDF's bytes) with its outline's entries, in order, titled ``titles``.
+
+    Chromium titles a bookmark with the heading's text as laid out on the page: a
+    heading that wraps loses the space at the break ("thechain rule"), one broken across
+    a page is written twice, and formulas are left out. The entries are Chromium's (one
+    per heading, in document order, with their pages); only the titles change."""
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=io.BytesIO(data))
+    items = list(_outline_items(writer.root_object.get("/Outlines")))
+    if len(items) != len(titles):
+        raise PdfError(f"the PDF's outline has {len(items)} entries for "
+                       f"{len(titles)} headings on the page")
+    for item, title in zip(items, titles):
+        item[NameObject("/Title")] = TextStringObject(title)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _outline_items(node):
+    """The entries under an outline node, depth first (the headings' order)."""
+    item = node.get_object().get("/First") if node is not None else None
+    while item is not None:
+        item = item.get_object()
+        yield item
+        yield from _outline_items(item)
+        item = item.get("/Next")
+
+
 def print_pdf(page, pdf):
     """Print the HTML ``page`` to the file ``pdf`` with Chromium; returns ``pdf``."""
     driver = chromium()
     try:
         open_ready(driver, page)
-        time.sleep(0.2)                          # one frame for the last layout
-        result = driver.execute_cdp_cmd("Page.printToPDF", PRINT_OPTIONS)
+        data = print_open_page(driver)
     finally:
         driver.quit()
         shutil.rmtree(driver.profile_dir, ignore_errors=True)
     pdf = Path(pdf)
     pdf.parent.mkdir(parents=True, exist_ok=True)
-    pdf.write_bytes(base64.b64decode(result["data"]))
+    pdf.write_bytes(data)
     return pdf
 
 
@@ -147,9 +216,9 @@ def main(argv=None):
     try:
         html = build_singlehtml(args.out, args.edition)
         if args.html_only:
-            print(f"one-page HTML: {html / 'index.html'}")
+            print(f"one-page HTML: {book_page(html)}")
             return 0
-        pdf = print_pdf(html / "index.html", args.out / f"{args.edition}.pdf")
+        pdf = print_pdf(book_page(html), args.out / f"{args.edition}.pdf")
     except PdfError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

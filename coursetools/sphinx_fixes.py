@@ -15,6 +15,12 @@ the theme and Sphinx write.
   "Toggle hidden content" (its text names it); Sphinx's
   citation list is a ``role="list"`` whose children are not list items, with the
   deprecated ``doc-biblioentry`` role (4.1.2).
+- The one-page book (``singlehtml``, :mod:`coursetools.pdf`): Sphinx gives a builder the
+  nodes' HTML writers registered under its own name, falling back to those of its format
+  (``html``) only where none is registered under the name. sphinx-exercise registers its
+  nodes for ``singlehtml``, so myst-nb's folded cells (``HideCodeCellNode``, registered for
+  ``html`` only) had no writer there and the build stopped. Every ``html`` writer that the
+  builder's own name lacks is added to it (:func:`share_html_writers`).
 """
 from __future__ import annotations
 
@@ -75,7 +81,22 @@ def _fix_pages(app, exception):
             page.write_text(fixed, encoding="utf-8")
 
 
+def share_html_writers(registry, builder_name):
+    """Give ``builder_name`` (an HTML-format builder) every node writer registered for
+    ``html`` that it has none of (``registry``: Sphinx's ``app.registry``)."""
+    handlers = registry.translation_handlers
+    if builder_name != "html" and builder_name in handlers:
+        for node, writers in handlers.get("html", {}).items():
+            handlers[builder_name].setdefault(node, writers)
+
+
+def _share_html_writers(app):
+    if app.builder.format == "html":
+        share_html_writers(app.registry, app.builder.name)
+
+
 def setup(app):
+    app.connect("builder-inited", _share_html_writers)
     # priority 900: after every other extension has added its scripts
     app.connect("html-page-context", _dedupe, priority=900)
     app.connect("build-finished", _fix_pages)

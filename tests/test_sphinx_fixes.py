@@ -58,3 +58,20 @@ def test_folded_code_is_named_by_what_it_says():
                '<p class="collapsed admonition-title">Show code cell source</p>')
     assert fix_html(summary) == ('<summary>\n<p class="collapsed admonition-title">'
                                  'Show code cell source</p>')
+
+
+def test_the_one_page_book_gets_the_html_writers_it_lacks():
+    # sphinx-exercise registers writers for singlehtml, so Sphinx stops falling back to
+    # html's and myst-nb's folded cells had none (the PDF's build failed).
+    from types import SimpleNamespace
+
+    from coursetools.sphinx_fixes import share_html_writers
+    html_only, both = object(), object()
+    registry = SimpleNamespace(translation_handlers={
+        "html": {"HideCodeCellNode": html_only, "exercise": both},
+        "singlehtml": {"exercise": "its own"}})
+    share_html_writers(registry, "singlehtml")
+    assert registry.translation_handlers["singlehtml"] == {
+        "HideCodeCellNode": html_only, "exercise": "its own"}
+    share_html_writers(registry, "dirhtml")            # nothing of its own: falls back
+    assert "dirhtml" not in registry.translation_handlers
