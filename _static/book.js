@@ -18,7 +18,11 @@
       }
     });
   }
-  function later() { window.setTimeout(markScrollable, 50); }
+  // after the box has opened (sphinx-togglebutton shows it in a transition)
+  function later() {
+    window.setTimeout(markScrollable, 50);
+    window.setTimeout(markScrollable, 500);
+  }
   document.addEventListener("DOMContentLoaded", function () {
     markScrollable();
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {

@@ -76,9 +76,15 @@ class PdfError(RuntimeError):
     """The PDF cannot be made (the message says why: the build, the browser, a page)."""
 
 
-def build_singlehtml(out, edition="book", repo=REPO):
+def build_singlehtml(out, edition="book", repo=REPO, reuse=None):
     """Build ``edition`` ("book" or "student") as one HTML page into ``out/singlehtml``;
-    returns that folder."""
+    returns that folder. ``reuse``: the ``--path-output`` folder of a finished
+    ``jupyter-book build`` of the same sources (``.`` for the book's own ``_build``):
+    Sphinx then loads its parsed pages (``_build/.doctrees``, and myst-nb's glued values
+    in ``_build/jupyter_execute``) instead of reading every notebook again, and only
+    writes the one page (seconds instead of a minute). A source edited since is read
+    again, as in any incremental Sphinx build.
+    """
     out = Path(out).resolve()
     source = Path(repo)
     if edition == "student":
@@ -86,6 +92,8 @@ def build_singlehtml(out, edition="book", repo=REPO):
     elif edition != "book":
         raise PdfError(f"unknown edition {edition!r} (book or student)")
     build_dir = out / "build"
+    if reuse is not None:
+        _copy_parsed_pages(Path(reuse) / "_build", build_dir / "_build")
     proc = subprocess.run([sys.executable, "-c",
                            "import sys; from jupyter_book.cli.main import main; "
                            "sys.exit(main())", "build", str(source), "--builder",
@@ -101,6 +109,15 @@ def build_singlehtml(out, edition="book", repo=REPO):
     shutil.move(str(build_dir / "_build" / "singlehtml"), str(html))
     shutil.rmtree(build_dir, ignore_errors=True)
     return html
+
+
+def _copy_parsed_pages(source, target):
+    for name in (".doctrees", "jupyter_execute"):
+        if not (source / name).is_dir():
+            raise PdfError(f"--reuse: no {source / name} (build the book there first)")
+        if (target / name).exists():
+            shutil.rmtree(target / name)
+        shutil.copytree(source / name, target / name)
 
 
 def book_page(html):
@@ -212,9 +229,12 @@ def main(argv=None):
                         help="output folder (default _build/pdf)")
     parser.add_argument("--html-only", action="store_true",
                         help="build the one-page HTML (OUT/singlehtml) and stop")
+    parser.add_argument("--reuse", type=Path, metavar="DIR",
+                        help="reuse the parsed pages of a jupyter-book build of the same "
+                             "sources whose --path-output was DIR (. for _build)")
     args = parser.parse_args(argv)
     try:
-        html = build_singlehtml(args.out, args.edition)
+        html = build_singlehtml(args.out, args.edition, reuse=args.reuse)
         if args.html_only:
             print(f"one-page HTML: {book_page(html)}")
             return 0

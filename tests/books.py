@@ -62,16 +62,15 @@ def build_student_book(out):
     return out / "student" / "html"
 
 
-def build_singlehtml(out):
-    """The book as one page (Sphinx's singlehtml builder), which coursetools.pdf prints.
-    """
-    _run([sys.executable, "-m", "coursetools.pdf", "--html-only", "--out", str(out)],
-         out / "build.log")
+def build_singlehtml(out, book_out):
+    """The book as one page (Sphinx's singlehtml builder), which coursetools.pdf prints,
+    from the pages the book's build parsed (``book_out``: its --path-output)."""
+    _run([sys.executable, "-m", "coursetools.pdf", "--html-only", "--out", str(out),
+          "--reuse", str(book_out)], out / "build.log")
     return out / "singlehtml"
 
 
-BUILDERS = {"book": build_book, "student": build_student_book,
-            "singlehtml": build_singlehtml}
+BUILDERS = {"book": build_book, "student": build_student_book}
 
 
 def shared_root(tmp_path_factory):
@@ -95,7 +94,11 @@ def built(tmp_path_factory, edition):
                 shutil.rmtree(out)
             out.mkdir()
             try:
-                html = BUILDERS[edition](out)
+                if edition == "singlehtml":      # after the book: its parsed pages
+                    book_html = built(tmp_path_factory, "book")
+                    html = build_singlehtml(out, book_html.parent.parent)
+                else:
+                    html = BUILDERS[edition](out)
             except BuildFailed as err:
                 failed.write_text(str(err))
                 raise

@@ -251,6 +251,11 @@ axe.run(document, {preload: false,
                                           example: v.nodes[0].target.join(' ')}))),
         err => done([{id: 'axe-error', help: String(err), nodes: 1, example: ''}]));
 """
+ANIMATING = """
+return document.getAnimations().some(a => a.playState === 'running'
+                                          && a.effect && a.effect.getTiming().iterations
+                                             !== Infinity);
+"""
 MIN_PX_PER_PT = 1.1        # 9 pt text at 10 px: the smallest a reader can read
 PATHLIKE = re.compile(r"\.(png|svg|jpe?g)\b|_images/|^\.\./")
 
@@ -412,6 +417,12 @@ def _check_page(driver, page, html_dir, root_url, solutions_expected):
                 problems.append(f"{name} did not open on a click")
                 break
             time.sleep(0.05)
+
+    # Opening fades a box in (sphinx-togglebutton's CSS transition): measured halfway,
+    # its text has half its contrast. Wait until no animation runs.
+    deadline = time.monotonic() + 5
+    while driver.execute_script(ANIMATING) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     # 5. Layout and figures, with every dropdown open. Wrong: content cut off at the right
     #    edge, a figure shrunk below legibility, an image without a real alt text.
