@@ -6,8 +6,21 @@
 (function () {
   const SCROLLERS = "pre, mjx-container[display='true'], .pst-scrollable-table-container, " +
                     "div.cell_output .output";
+  // An inline formula wider than its line (a phone) would run off the page: it becomes a
+  // box of its own that scrolls (book.css, mjx-container.wide-inline).
+  function markWideInline() {
+    document.querySelectorAll("mjx-container:not([display='true'])").forEach(function (m) {
+      const block = m.closest("p, li, dd, dt, td, th, div");
+      if (!block || m.offsetParent === null) return;
+      const wide = m.classList.contains("wide-inline")
+        ? m.scrollWidth > m.clientWidth + 1
+        : m.getBoundingClientRect().width > block.clientWidth + 1;
+      m.classList.toggle("wide-inline", wide);
+    });
+  }
   function markScrollable() {
-    document.querySelectorAll(SCROLLERS).forEach(function (el) {
+    markWideInline();
+    document.querySelectorAll(SCROLLERS + ", mjx-container.wide-inline").forEach(function (el) {
       const scrolls = el.scrollWidth > el.clientWidth + 1 && el.offsetParent !== null;
       if (scrolls && !el.hasAttribute("tabindex")) {
         el.setAttribute("tabindex", "0");

@@ -454,3 +454,32 @@ def test_graded_notebook_has_setup_cells(path):
     assert len(heading) == 1, f"{path.name}: one '## Exercises' heading"
     assert all(nb.cells.index(c) < heading[0] for c in tagged), (
         f"{path.name}: assignment-setup cells come before the exercises")
+
+
+LIST_MARKER = re.compile(r"\s*([-+*]|\d+[.)])\s")
+DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def _lists_inside_inline_math(text):
+    """Lines of ``text`` that start like a list item ("+ 2 Cov", "- x") while an inline
+    formula of their paragraph is open: Markdown starts a list there, and every ``$``
+    after it pairs with the wrong partner (formulas become text, text a formula)."""
+    found = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        if "$$" in paragraph:
+            continue
+        before = ""
+        for line in paragraph.split("\n"):
+            if before and LIST_MARKER.match(line) and len(DOLLAR.findall(before)) % 2:
+                found.append(line.strip()[:60])
+            before += line + "\n"
+    return found
+
+
+def test_no_list_marker_opens_inside_an_inline_formula():
+    pages = [(p.name, c.source) for p in NOTEBOOKS
+             for c in nbformat.read(p, as_version=4).cells if c.cell_type == "markdown"]
+    pages += [(p.name, p.read_text()) for p in sorted(ROOT.glob("*.md"))]
+    bad = [(name, line) for name, text in pages for line in _lists_inside_inline_math(text)]
+    assert not bad, f"a line inside an inline formula starts like a list item: {bad}"
+    assert _lists_inside_inline_math("a $x\n+ y$ b") == ["+ y$ b"]   # the check itself
