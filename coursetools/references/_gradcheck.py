@@ -10,6 +10,7 @@ import numpy as np
 
 from lecture_lib.check import _gradcheck as selfcheck
 from lecture_lib.check._tasks import functions_at, logit_batches
+from lecture_lib.functional import softmax, softmax_cross_entropy
 from lecture_lib.gradcheck import numeric_floor
 
 from ..comparing import compare, within_factor
@@ -64,16 +65,9 @@ def _judge_numerical_gradient(got, ref, args, options):
 
 
 def softmax_ce(Z, y):
-    """The MEAN softmax cross-entropy, a float (the logits shifted by their row
-    maximum)."""
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_p[np.arange(len(y)), y].mean())
-
-
-def _softmax(Z, axis=1):
-    e = np.exp(Z - Z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    """The MEAN softmax cross-entropy, a float (lecture_lib.functional's: the logits
+    shifted by their row maximum)."""
+    return float(softmax_cross_entropy(Z, y)[0])
 
 
 def _onehot(y, K):
@@ -84,7 +78,7 @@ def _onehot(y, K):
 
 def softmax_ce_grad(Z, y):
     """dL/dZ (N, K) = (softmax(Z) - onehot(y)) / N."""
-    return (_softmax(Z) - _onehot(y, Z.shape[1])) / len(y)
+    return (softmax(Z, axis=1) - _onehot(y, Z.shape[1])) / len(y)
 
 
 def predicted_bottoms():
@@ -118,8 +112,8 @@ MISTAKES = {
     },
     "softmax_ce_grad": {
         "sum": lambda a, **_: softmax_ce_grad(*a) * len(a[1]),
-        "no one-hot": lambda a, **_: _softmax(a[0]) / len(a[1]),
-        "columns": lambda a, **_: (_softmax(a[0], axis=0)
+        "no one-hot": lambda a, **_: softmax(a[0], axis=1) / len(a[1]),
+        "columns": lambda a, **_: (softmax(a[0], axis=0)
                                    - _onehot(a[1], a[0].shape[1])) / len(a[1]),
     },
 }
