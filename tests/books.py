@@ -62,15 +62,19 @@ def build_student_book(out):
     return out / "student" / "html"
 
 
-def build_singlehtml(out, book_out):
+def build_singlehtml(out, book_html):
     """The book as one page (Sphinx's singlehtml builder), which coursetools.pdf prints,
-    from the pages the book's build parsed (``book_out``: its --path-output)."""
+    from the pages the book's build parsed (``book_html``: that build's html folder)."""
     _run([sys.executable, "-m", "coursetools.pdf", "--html-only", "--out", str(out),
-          "--reuse", str(book_out)], out / "build.log")
+          "--reuse", str(book_html.parent.parent)], out / "build.log")
     return out / "singlehtml"
 
 
-BUILDERS = {"book": build_book, "student": build_student_book}
+BUILDERS = {"book": build_book, "student": build_student_book,
+            "singlehtml": build_singlehtml}
+# An edition built from another's result: that one is built first and its html folder
+# passed on.
+NEEDS = {"singlehtml": "book"}
 
 
 def shared_root(tmp_path_factory):
@@ -94,11 +98,8 @@ def built(tmp_path_factory, edition):
                 shutil.rmtree(out)
             out.mkdir()
             try:
-                if edition == "singlehtml":      # after the book: its parsed pages
-                    book_html = built(tmp_path_factory, "book")
-                    html = build_singlehtml(out, book_html.parent.parent)
-                else:
-                    html = BUILDERS[edition](out)
+                needs = [built(tmp_path_factory, NEEDS[edition])] if edition in NEEDS else []
+                html = BUILDERS[edition](out, *needs)
             except BuildFailed as err:
                 failed.write_text(str(err))
                 raise

@@ -316,12 +316,18 @@ def _glue_key(ref):
     return (doc or None), key
 
 
-def _all_refs():
-    pages = [(p, "\n".join(c.source for c in nbformat.read(p, as_version=4).cells
-                             if c.cell_type == "markdown")) for p in NOTEBOOKS]
+def _book_markdown():
+    """(path, Markdown) of every page of the book: a chapter's Markdown cells, one
+    paragraph apart, and the .md pages (not README.md or CONTRIBUTING.md)."""
+    pages = [(p, "\n\n".join(c.source for c in nbformat.read(p, as_version=4).cells
+                               if c.cell_type == "markdown")) for p in NOTEBOOKS]
     pages += [(p, p.read_text()) for p in sorted(ROOT.glob("*.md"))
               if p.name not in ("README.md", "CONTRIBUTING.md")]
-    return [(p, ref) for p, text in pages for ref in GLUE_REF.findall(text)]
+    return pages
+
+
+def _all_refs():
+    return [(p, ref) for p, text in _book_markdown() for ref in GLUE_REF.findall(text)]
 
 
 def test_every_glue_reference_has_a_glued_value():
@@ -468,18 +474,16 @@ def _lists_inside_inline_math(text):
     for paragraph in re.split(r"\n\s*\n", text):
         if "$$" in paragraph:
             continue
-        before = ""
+        dollars = 0                                 # the $ of the lines above
         for line in paragraph.split("\n"):
-            if before and LIST_MARKER.match(line) and len(DOLLAR.findall(before)) % 2:
+            if dollars % 2 and LIST_MARKER.match(line):
                 found.append(line.strip()[:60])
-            before += line + "\n"
+            dollars += len(DOLLAR.findall(line))
     return found
 
 
 def test_no_list_marker_opens_inside_an_inline_formula():
-    pages = [(p.name, c.source) for p in NOTEBOOKS
-             for c in nbformat.read(p, as_version=4).cells if c.cell_type == "markdown"]
-    pages += [(p.name, p.read_text()) for p in sorted(ROOT.glob("*.md"))]
-    bad = [(name, line) for name, text in pages for line in _lists_inside_inline_math(text)]
+    bad = [(p.name, line) for p, text in _book_markdown()
+           for line in _lists_inside_inline_math(text)]
     assert not bad, f"a line inside an inline formula starts like a list item: {bad}"
     assert _lists_inside_inline_math("a $x\n+ y$ b") == ["+ y$ b"]   # the check itself
